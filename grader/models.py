@@ -1,0 +1,331 @@
+"""Typed models of everything that crosses a stage boundary: labs, rubrics, sandbox specs and reports.
+
+Lab and rubric models forbid unknown keys so a typo in an instructor's YAML is an error with a location,
+never a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+IDENTIFIER = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+_MEMORY = re.compile(r"^(\d+)([kmg]?)$", re.IGNORECASE)
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def parse_memory(value: str | int) -> int:
+    """Turn ``512m``/``1g``/bytes into bytes."""
+    if isinstance(value, int):
+        return value
+    match = _MEMORY.match(value.strip())
+    if not match:
+        raise ValueError(f"invalid size {value!r}: use bytes or a number with k, m or g (e.g. 512m)")
+    number, unit = match.groups()
+    return int(number) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit.lower()]
+
+
+class Limits(StrictModel):
+    """Resource limits for one sandboxed container. Safe defaults; a lab may raise or lower them."""
+
+    memory: str = "1g"
+    cpus: float = Field(1.0, gt=0, le=64)
+    pids: int = Field(256, ge=16, le=65536)
+    timeout: float = Field(300, gt=0, le=3600, description="wall-time limit in seconds")
+    tmpfs: str = "256m"
+    output: str = Field("256k", description="stdout and stderr kept per stream; the rest is cut with a marker")
+    nofile: int = Field(1024, ge=64, le=1048576)
+    fsize: str = Field("512m", description="largest file a process may write")
+
+    @field_validator("memory", "tmpfs", "output", "fsize")
+    @classmethod
+    def _valid_size(cls, value: str) -> str:
+        parse_memory(value)
+        return value
+
+    def merged(self, overrides: LimitOverrides | None) -> Limits:
+        if overrides is None:
+            return self
+        return self.model_copy(update=overrides.model_dump(exclude_none=True))
+
+
+class LimitOverrides(StrictModel):
+    memory: str | None = None
+    cpus: float | None = Field(None, gt=0, le=64)
+    pids: int | None = Field(None, ge=16, le=65536)
+    timeout: float | None = Field(None, gt=0, le=3600)
+    tmpfs: str | None = None
+    output: str | None = None
+    nofile: int | None = None
+    fsize: str | None = None
+
+
+# --- labs --------------------------------------------------------------------------------------
+
+
+class DataMount(StrictModel):
+    """Lab data mounted read-only into candidate containers."""
+
+    source: str = Field(description="path relative to the lab folder (file or directory)")
+    target: str = Field(description="absolute path inside the sandbox")
+
+    @field_validator("target")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("target must be an absolute path inside the sandbox")
+        return value
+
+
+class StepSpec(StrictModel):
+    """A one-shot command run in the sandbox's work directory, in order, after the submission is copied in."""
+
+    id: str = Field(pattern=IDENTIFIER)
+    title: str | None = None
+    run: str = Field(min_length=1, description="shell command, run with sh -c in the work directory")
+    needs: list[str] = Field(default_factory=list, description="steps that must succeed first")
+    env: dict[str, str] = Field(default_factory=dict)
+    network: bool = Field(False, description="join the run's internal network (no route out either way)")
+    limits: LimitOverrides | None = None
+    artifacts: list[str] = Field(
+        default_factory=list, description="paths under the work directory copied out after the step"
+    )
+
+
+class ServiceSpec(StrictModel):
+    """A long-running command started as a service, reachable on the run's network by its id."""
+
+    id: str = Field(pattern=IDENTIFIER)
+    run: str = Field(min_length=1)
+    port: int = Field(ge=1, le=65535)
+    needs: list[str] = Field(default_factory=list, description="steps that must succeed first")
+    env: dict[str, str] = Field(default_factory=dict)
+    ready_timeout: float = Field(30, gt=0, le=600)
+    limits: LimitOverrides | None = None
+
+
+class Lab(StrictModel):
+    """A lab: what runs in the sandbox and which rubric grades it."""
+
+    id: str = Field(pattern=IDENTIFIER)
+    version: str = "1"
+    title: str
+    summary: str = ""
+    rubric: str = Field(description="rubric name in rubrics/ or a path relative to the lab folder")
+    image: str = Field("runtime", description="sandbox image definition in sandboxes/")
+    limits: Limits = Limits()
+    data: list[DataMount] = Field(default_factory=list)
+    steps: list[StepSpec] = Field(default_factory=list)
+    services: list[ServiceSpec] = Field(default_factory=list)
+    reference: str = Field("reference", description="folder of the reference solution")
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Lab:
+        names = [s.id for s in self.steps] + [s.id for s in self.services]
+        duplicates = {n for n in names if names.count(n) > 1}
+        if duplicates:
+            raise ValueError(f"step and service ids must be unique: {sorted(duplicates)}")
+        seen: set[str] = set()
+        for item in [*self.steps, *self.services]:
+            unknown = [n for n in item.needs if n not in seen]
+            if unknown:
+                raise ValueError(f"{item.id!r} needs {unknown}, which is not an earlier step")
+            if isinstance(item, StepSpec):
+                seen.add(item.id)
+        return self
+
+
+# --- rubrics -----------------------------------------------------------------------------------
+
+
+class Visibility(StrEnum):
+    public = "public"
+    hidden = "hidden"
+
+
+class CheckSpec(BaseModel):
+    """One rubric item. Keys other than the common ones are the check type's parameters."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    id: str = Field(pattern=IDENTIFIER)
+    title: str
+    type: str
+    points: float = Field(ge=0)
+    needs: list[str] = Field(default_factory=list)
+    visibility: Visibility = Visibility.public
+    hint: str | None = None
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Section(StrictModel):
+    id: str = Field(pattern=IDENTIFIER)
+    title: str
+    checks: list[CheckSpec] = Field(min_length=1)
+
+
+class Rubric(StrictModel):
+    """Sections of checks. A submission passes when its score reaches ``pass_mark`` of the maximum."""
+
+    id: str = Field(pattern=IDENTIFIER)
+    version: str = "1"
+    title: str
+    pass_mark: float = Field(0.6, ge=0, le=1, description="fraction of max_score needed to pass")
+    sections: list[Section] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _needs_resolve(self) -> Rubric:
+        seen: set[str] = set()
+        for check in self.checks:
+            if check.id in seen:
+                raise ValueError(f"check id {check.id!r} is used twice")
+            unknown = [n for n in check.needs if n not in seen]
+            if unknown:
+                raise ValueError(f"check {check.id!r} needs {unknown}: needs must name earlier checks")
+            seen.add(check.id)
+        return self
+
+    @property
+    def checks(self) -> list[CheckSpec]:
+        return [c for s in self.sections for c in s.checks]
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points for c in self.checks)
+
+    def section_of(self, check_id: str) -> str:
+        return next(s.id for s in self.sections if any(c.id == check_id for c in s.checks))
+
+
+# --- results -----------------------------------------------------------------------------------
+
+
+class Status(StrEnum):
+    passed = "pass"
+    failed = "fail"
+    error = "error"
+    skipped = "skip"
+
+
+class StepResult(BaseModel):
+    """What a sandboxed command did. Output is capped; ``*_truncated`` says how much was cut."""
+
+    id: str
+    command: str
+    exit_code: int | None
+    duration_s: float
+    timed_out: bool = False
+    oom_killed: bool = False
+    skipped_reason: str | None = None
+    stdout: str = ""
+    stderr: str = ""
+    stdout_truncated: int = 0
+    stderr_truncated: int = 0
+
+    @property
+    def succeeded(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out and self.skipped_reason is None
+
+    @property
+    def failure_reason(self) -> str | None:
+        if self.skipped_reason:
+            return f"skipped: {self.skipped_reason}"
+        if self.timed_out:
+            return f"timed out after {self.duration_s:.0f}s"
+        if self.oom_killed:
+            return "killed: out of memory"
+        if self.exit_code != 0:
+            return f"exited with code {self.exit_code}"
+        return None
+
+
+class ServiceResult(BaseModel):
+    id: str
+    ready: bool
+    message: str
+    ready_after_s: float | None = None
+    log_tail: str = ""
+
+
+class CheckOutcome(BaseModel):
+    """What a check type returns; the runner adds the rubric's identity and points to make a CheckResult."""
+
+    status: Status
+    message: str
+    score_fraction: float = Field(1.0, ge=0, le=1, description="share of the points earned when it passes")
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def passed(cls, message: str, **evidence: Any) -> CheckOutcome:
+        return cls(status=Status.passed, message=message, evidence=evidence)
+
+    @classmethod
+    def failed(cls, message: str, **evidence: Any) -> CheckOutcome:
+        return cls(status=Status.failed, message=message, score_fraction=0, evidence=evidence)
+
+    @classmethod
+    def partial(cls, fraction: float, message: str, **evidence: Any) -> CheckOutcome:
+        status = Status.passed if fraction >= 1 else Status.failed
+        return cls(status=status, message=message, score_fraction=max(0.0, min(1.0, fraction)), evidence=evidence)
+
+    @classmethod
+    def errored(cls, message: str, **evidence: Any) -> CheckOutcome:
+        return cls(status=Status.error, message=message, score_fraction=0, evidence=evidence)
+
+
+class CheckResult(BaseModel):
+    id: str
+    title: str
+    section: str
+    type: str
+    status: Status
+    points: float
+    max_points: float
+    message: str
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    visibility: Visibility = Visibility.public
+    hint: str | None = None
+    duration_s: float = 0.0
+
+
+class SubmissionInfo(BaseModel):
+    source: str
+    kind: Literal["directory", "git", "archive"]
+    digest: str
+    ref: str | None = None
+    files: int
+    bytes: int
+
+
+class Report(BaseModel):
+    """The one result model every renderer reads. Keys are documented in docs/report-format.md."""
+
+    schema_version: int = 1
+    grader_version: str
+    run_id: str
+    lab: dict[str, str]
+    rubric: dict[str, str]
+    submission: SubmissionInfo | None = None
+    images: dict[str, str] = Field(default_factory=dict)
+    backend: str = "docker"
+    outcome: Literal["graded", "error"] = "graded"
+    error: str | None = None
+    score: float = 0.0
+    max_score: float = 0.0
+    pass_mark: float = 0.0
+    passed: bool = False
+    started_at: str
+    finished_at: str = ""
+    timing: dict[str, float] = Field(default_factory=dict)
+    checks: list[CheckResult] = Field(default_factory=list)
+    steps: list[StepResult] = Field(default_factory=list)
+    services: list[ServiceResult] = Field(default_factory=list)

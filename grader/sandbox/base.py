@@ -1,0 +1,172 @@
+"""The sandbox interface every backend implements, and the logic all backends share.
+
+A sandbox belongs to one grading run. It owns an isolated network (no route out), a work area that
+holds the submission, the one-shot *steps* and long-running *services* started there, and the
+teardown that removes all of it. Checks and the runner only ever see this interface: no engine
+types and no engine exceptions cross it (backends translate them into ``grader.errors``).
+"""
+
+from __future__ import annotations
+
+import shlex
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from grader.models import Limits, ServiceResult, StepResult
+
+WORK_DIR = "/work"
+SANDBOX_USER = "1000:1000"
+# Variables a candidate container may see besides those a lab or check sets explicitly.
+BASE_ENVIRONMENT = {"HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+TRUNCATION_MARKER = "\n[... {omitted} bytes cut by the grader ...]\n"
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A host path mounted read-only into a container."""
+
+    source: Path
+    target: str
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything a backend needs to start one container for a step or a service.
+
+    ``name`` is the logical id (step or service id); backends make the real container name unique.
+    ``trusted`` marks the grader's own helper commands (probes): they get no work area.
+    """
+
+    name: str
+    command: str
+    image: str
+    limits: Limits
+    env: dict[str, str] = field(default_factory=dict)
+    network: bool = False
+    mounts: tuple[Mount, ...] = ()
+    mount_work: bool = True
+
+    def environment(self) -> dict[str, str]:
+        return {**BASE_ENVIRONMENT, **self.env}
+
+
+class OutputCap:
+    """Keeps the first ``limit`` bytes of a stream and counts the rest, so memory stays flat."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._chunks: list[bytes] = []
+        self._kept = 0
+        self.omitted = 0
+
+    def feed(self, chunk: bytes) -> None:
+        room = self.limit - self._kept
+        if room > 0:
+            self._chunks.append(chunk[:room])
+            self._kept += min(room, len(chunk))
+        self.omitted += max(0, len(chunk) - max(room, 0))
+
+    def text(self) -> str:
+        kept = b"".join(self._chunks).decode("utf-8", errors="replace")
+        if self.omitted:
+            kept += TRUNCATION_MARKER.format(omitted=self.omitted)
+        return kept
+
+
+def readiness_probe_command(host: str, port: int, timeout: float) -> str:
+    """A shell command (Python, run in the grader's probe container) that waits until host:port accepts TCP."""
+    script = (
+        "import socket,sys,time\n"
+        f"deadline=time.monotonic()+{timeout}\n"
+        "while time.monotonic()<deadline:\n"
+        "    try:\n"
+        f"        socket.create_connection(({host!r},{port}),timeout=1).close(); sys.exit(0)\n"
+        "    except OSError: time.sleep(0.2)\n"
+        "sys.exit(1)\n"
+    )
+    return f"python3 -c {shlex.quote(script)}"
+
+
+class Sandbox(ABC):
+    """One grading run's isolated environment. Use as a context manager: teardown always runs."""
+
+    backend_name = "abstract"
+
+    def __init__(self, run_id: str, image: str, limits: Limits) -> None:
+        self.run_id = run_id
+        self.image = image
+        self.limits = limits
+
+    # --- what a backend implements --------------------------------------------------------------
+
+    @abstractmethod
+    def open(self) -> None:
+        """Create the run's network and work area."""
+
+    @abstractmethod
+    def copy_in(self, source_dir: Path) -> None:
+        """Copy a host directory's contents into the work area (owned by the sandbox user)."""
+
+    @abstractmethod
+    def copy_out(self, path: str, dest_dir: Path, max_bytes: int = 64 * 1024**2) -> Path | None:
+        """Copy ``path`` (relative to the work area) to ``dest_dir``; None when it does not exist."""
+
+    @abstractmethod
+    def run(self, spec: RunSpec) -> StepResult:
+        """Run a one-shot container to completion (or its time limit) and collect its evidence."""
+
+    @abstractmethod
+    def start(self, spec: RunSpec) -> None:
+        """Start a long-running container reachable on the run network under ``spec.name``."""
+
+    @abstractmethod
+    def service_logs(self, name: str, max_bytes: int = 64 * 1024) -> str:
+        """The tail of a service's combined output."""
+
+    @abstractmethod
+    def service_running(self, name: str) -> bool:
+        """Whether a service's container is still running."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Remove everything this run created. Idempotent; never raises for already-gone things."""
+
+    # --- shared behaviour -----------------------------------------------------------------------
+
+    def start_service(self, spec: RunSpec, port: int, ready_timeout: float) -> ServiceResult:
+        """Start a service and wait (with a declared deadline, never a bare sleep) until its port answers."""
+        self.start(spec)
+        probe = RunSpec(
+            name=f"probe-{spec.name}",
+            command=readiness_probe_command(spec.name, port, ready_timeout),
+            image=self.image,
+            limits=self.limits.model_copy(update={"timeout": ready_timeout + 15, "memory": "256m"}),
+            network=True,
+            mount_work=False,
+        )
+        result = self.run(probe)
+        if result.exit_code == 0:
+            return ServiceResult(id=spec.name, ready=True, message=f"listening on port {port}",
+                                 ready_after_s=result.duration_s)
+        running = self.service_running(spec.name)
+        message = (
+            f"not listening on port {port} within {ready_timeout:.0f}s"
+            if running
+            else f"exited before listening on port {port}"
+        )
+        return ServiceResult(id=spec.name, ready=False, message=message, log_tail=self.service_logs(spec.name))
+
+    def __enter__(self) -> Sandbox:
+        try:
+            self.open()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
