@@ -10,7 +10,7 @@ import re
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 IDENTIFIER = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 _MEMORY = re.compile(r"^(\d+)([kmg]?)$", re.IGNORECASE)
@@ -64,6 +64,13 @@ class LimitOverrides(StrictModel):
     output: str | None = None
     nofile: int | None = None
     fsize: str | None = None
+
+    @field_validator("memory", "tmpfs", "output", "fsize")
+    @classmethod
+    def _valid_size(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_memory(value)
+        return value
 
 
 # --- labs --------------------------------------------------------------------------------------
@@ -125,20 +132,23 @@ class Lab(StrictModel):
     services: list[ServiceSpec] = Field(default_factory=list)
     reference: str = Field("reference", description="folder of the reference solution")
 
-    @model_validator(mode="after")
-    def _references_resolve(self) -> Lab:
-        names = [s.id for s in self.steps] + [s.id for s in self.services]
-        duplicates = {n for n in names if names.count(n) > 1}
-        if duplicates:
-            raise ValueError(f"step and service ids must be unique: {sorted(duplicates)}")
+    def reference_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Cross-references that do not resolve, as (key path, message) pairs."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
         seen: set[str] = set()
-        for item in [*self.steps, *self.services]:
-            unknown = [n for n in item.needs if n not in seen]
+        earlier_steps: set[str] = set()
+        items: list[tuple[str, int, StepSpec | ServiceSpec]] = [("steps", i, s) for i, s in enumerate(self.steps)]
+        items += [("services", i, s) for i, s in enumerate(self.services)]
+        for kind, index, item in items:
+            if item.id in seen:
+                problems.append(((kind, index, "id"), f"id {item.id!r} is used twice"))
+            unknown = [n for n in item.needs if n not in earlier_steps]
             if unknown:
-                raise ValueError(f"{item.id!r} needs {unknown}, which is not an earlier step")
-            if isinstance(item, StepSpec):
-                seen.add(item.id)
-        return self
+                problems.append(((kind, index, "needs"), f"{item.id!r} needs {unknown}, which is not an earlier step"))
+            seen.add(item.id)
+            if kind == "steps":
+                earlier_steps.add(item.id)
+        return problems
 
 
 # --- rubrics -----------------------------------------------------------------------------------
@@ -182,17 +192,21 @@ class Rubric(StrictModel):
     pass_mark: float = Field(0.6, ge=0, le=1, description="fraction of max_score needed to pass")
     sections: list[Section] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _needs_resolve(self) -> Rubric:
+    def reference_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Duplicate ids and ``needs`` that do not name an earlier check, as (key path, message) pairs."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
         seen: set[str] = set()
-        for check in self.checks:
-            if check.id in seen:
-                raise ValueError(f"check id {check.id!r} is used twice")
-            unknown = [n for n in check.needs if n not in seen]
-            if unknown:
-                raise ValueError(f"check {check.id!r} needs {unknown}: needs must name earlier checks")
-            seen.add(check.id)
-        return self
+        for section_index, section in enumerate(self.sections):
+            for check_index, check in enumerate(section.checks):
+                location: tuple[str | int, ...] = ("sections", section_index, "checks", check_index)
+                if check.id in seen:
+                    problems.append(((*location, "id"), f"check id {check.id!r} is used twice"))
+                unknown = [n for n in check.needs if n not in seen]
+                if unknown:
+                    problems.append(((*location, "needs"),
+                                     f"check {check.id!r} needs {unknown}: needs must name earlier checks"))
+                seen.add(check.id)
+        return problems
 
     @property
     def checks(self) -> list[CheckSpec]:

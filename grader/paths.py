@@ -29,11 +29,15 @@ class ProjectPaths:
 
     @property
     def cache(self) -> Path:
-        return Path(os.environ.get("GRADER_CACHE", self.root / ".cache"))
+        """Wheelhouses and build contexts; outside the checkout so fresh clones reuse them."""
+        default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "capstone-grader"
+        return Path(os.environ.get("GRADER_CACHE", default))
 
     @property
     def results_db(self) -> Path:
-        return Path(os.environ.get("GRADER_DB", self.cache / "results.sqlite3"))
+        """The embedded results store (SQLite)."""
+        default = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "capstone-grader"
+        return Path(os.environ.get("GRADER_DB", default / "results.sqlite3"))
 
 
 def project_paths(root: str | Path | None = None) -> ProjectPaths:

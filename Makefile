@@ -1,0 +1,47 @@
+# Everything a person does with this project. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+LAB ?= train-and-test
+DEMO_OUT ?= grader-reports/demo
+
+.PHONY: help setup engine images demo test test-unit test-integration lint bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(BIN)/grader: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+setup: $(BIN)/grader engine ## install the grader in .venv and make sure a Docker engine runs
+
+engine: ## start a Docker engine if none answers (installs docker.io on Debian as root)
+	bash scripts/ensure-docker.sh
+
+images: setup ## build (or reuse) the sandbox images
+	$(BIN)/grader images runtime
+
+demo: images ## grade the built-in reference solution and write its reports
+	$(BIN)/grader grade labs/$(LAB)/reference --lab $(LAB) --out $(DEMO_OUT); \
+	  status=$$?; echo "reports: $(DEMO_OUT)/report.html  $(DEMO_OUT)/report.md  $(DEMO_OUT)/report.json"; exit $$status
+
+test: setup ## the full suite: unit and integration tests against real containers
+	$(BIN)/python -m pytest tests
+
+test-unit: $(BIN)/grader ## the fast suite: pure logic, no engine needed
+	$(BIN)/python -m pytest tests/unit -q
+
+lint: $(BIN)/grader ## ruff and mypy
+	$(BIN)/ruff check grader tests
+	$(BIN)/mypy grader
+
+bench: images ## time grading runs and write the figures to bench/results.json
+	$(BIN)/python scripts/bench.py --out bench/results.json
+
+clean: ## remove the grader's leftovers on the engine, caches and reports
+	-$(BIN)/grader cleanup
+	rm -rf grader-reports .pytest_cache .mypy_cache .ruff_cache

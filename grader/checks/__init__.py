@@ -1,0 +1,59 @@
+"""Check types, found by name: the built-in modules plus any registered by other packages.
+
+Other packages add check types through the ``capstone_grader.checks`` entry-point group; each entry
+point names a ``CheckType`` object. A plug-in that does not match the interface is refused with a
+message naming the plug-in.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+from importlib.metadata import entry_points
+
+from grader.checks.base import CheckContext, CheckParams, CheckType
+from grader.errors import BadInputError, LabError
+
+ENTRY_POINT_GROUP = "capstone_grader.checks"
+
+BUILTIN_CHECKS = {
+    "command": "grader.checks.command_check:CHECK",
+    "file": "grader.checks.file_check:CHECK",
+    "pytest": "grader.checks.pytest_check:CHECK",
+    "regex": "grader.checks.regex_check:CHECK",
+    "structured": "grader.checks.structured_check:CHECK",
+}
+
+__all__ = ["CheckContext", "CheckParams", "CheckType", "all_check_types", "get_check_type"]
+
+
+def _load(target: str) -> CheckType:
+    module_name, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+@cache
+def all_check_types() -> dict[str, CheckType]:
+    """Every known check type by name: built-ins first, then plug-ins (which may not shadow built-ins)."""
+    registry = {name: _load(target) for name, target in BUILTIN_CHECKS.items()}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            check = entry.load()
+        except Exception as exc:
+            raise BadInputError(f"check plug-in {entry.value!r} ({entry.name}) failed to load: {exc}") from exc
+        if not isinstance(check, CheckType):
+            raise BadInputError(
+                f"check plug-in {entry.value!r} ({entry.name}) is not a grader.checks.base.CheckType"
+            )
+        if check.name in registry:
+            raise BadInputError(f"check plug-in {entry.value!r} redefines check type {check.name!r}")
+        registry[check.name] = check
+    return registry
+
+
+def get_check_type(name: str, location: str | None = None) -> CheckType:
+    """The check type called ``name``; an unknown name lists the valid ones."""
+    registry = all_check_types()
+    if name not in registry:
+        raise LabError(f"unknown check type {name!r}; known types: {', '.join(sorted(registry))}", location)
+    return registry[name]

@@ -1,0 +1,113 @@
+"""``pytest``: runs the candidate's test suite inside the sandbox and reads its JUnit XML.
+
+The tests run in their own sandbox container (the candidate's code never runs on the host) with
+the work area as it was after the lab's steps. Passes when at least ``min_passed`` tests passed and,
+with ``require_all_pass`` (the default), none failed or errored. Partial credit: with
+``require_all_pass: false`` the points are shared in proportion of passed tests.
+
+The JUnit file is written to a per-run random path and cross-checked with pytest's exit code, so a
+suite that crashes or collects nothing fails with that reason.
+
+Example::
+
+    - {id: unit-tests, title: Unit tests pass, type: pytest, points: 3, path: tests, min_passed: 3}
+"""
+
+from __future__ import annotations
+
+import secrets
+import shlex
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from grader.checks.base import CheckContext, CheckParams, CheckType
+from grader.models import CheckOutcome
+
+MAX_JUNIT_BYTES = 8 * 1024 * 1024
+EXIT_MEANING = {
+    1: "some tests failed", 2: "the run was interrupted (often an import error in a test module or conftest)",
+    3: "pytest hit an internal error", 4: "pytest was called wrongly (bad path or option)", 5: "no tests were collected",
+}
+
+
+class Params(CheckParams):
+    path: str = Field("tests", description="test path or node id given to pytest, relative to the submission")
+    args: str = Field("", description="extra pytest arguments")
+    min_passed: int = Field(1, ge=0, description="fewest passing tests needed")
+    require_all_pass: bool = Field(True, description="fail when any test fails or errors")
+
+
+@dataclass
+class JUnitSummary:
+    tests: int = 0
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+
+def parse_junit(xml_text: str) -> JUnitSummary:
+    """Count outcomes per test case (not the suite's self-reported totals)."""
+    root = ET.fromstring(xml_text)
+    summary = JUnitSummary()
+    for case in root.iter("testcase"):
+        summary.tests += 1
+        name = f"{case.get('classname', '')}::{case.get('name', '')}".strip(":")
+        outcome = next((child for child in case if child.tag in ("failure", "error", "skipped")), None)
+        if outcome is None:
+            summary.passed += 1
+        elif outcome.tag == "skipped":
+            summary.skipped += 1
+        else:
+            summary.failed += outcome.tag == "failure"
+            summary.errors += outcome.tag == "error"
+            if len(summary.failures) < 20:
+                summary.failures.append({"test": name, "kind": outcome.tag,
+                                         "message": (outcome.get("message") or "")[:300]})
+    return summary
+
+
+def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
+    report_name = f".grader-junit-{secrets.token_hex(8)}.xml"
+    command = (
+        f"python -m pytest {shlex.quote(params.path)} -p no:cacheprovider -q "
+        f"--junitxml={report_name} {params.args}".strip()
+    )
+    result = ctx.run_in_sandbox("pytest", command, {})
+    evidence: dict[str, Any] = {"command": command, "exit_code": result.exit_code,
+                                "output_tail": (result.stdout + result.stderr)[-3000:]}
+    if result.timed_out:
+        return CheckOutcome.failed(f"the test suite {result.failure_reason}", **evidence)
+    copied = ctx.copy_from_sandbox(report_name, ctx.scratch_dir)
+    junit_path = Path(copied) / report_name if copied and Path(copied).is_dir() else copied
+    if junit_path is None or not Path(junit_path).is_file():
+        why = EXIT_MEANING.get(result.exit_code or 0, f"pytest exited with code {result.exit_code}")
+        return CheckOutcome.failed(f"pytest produced no results: {why}", **evidence)
+    try:
+        summary = parse_junit(Path(junit_path).read_bytes()[:MAX_JUNIT_BYTES].decode("utf-8", "replace"))
+    except ET.ParseError as exc:
+        return CheckOutcome.failed(f"pytest's JUnit report is unreadable: {exc}", **evidence)
+    evidence.update(tests=summary.tests, passed=summary.passed, failed=summary.failed, errors=summary.errors,
+                    skipped=summary.skipped, failures=summary.failures)
+    counts = f"{summary.passed} passed, {summary.failed} failed, {summary.errors} errors, {summary.skipped} skipped"
+    broken = summary.failed + summary.errors
+    if broken and result.exit_code == 0:
+        return CheckOutcome.failed(f"pytest exited 0 but its report lists failures ({counts})", **evidence)
+    if result.exit_code not in (0, 1) and not (result.exit_code == 5 and params.min_passed == 0):
+        return CheckOutcome.failed(f"{EXIT_MEANING.get(result.exit_code or 0, 'pytest failed')} ({counts})", **evidence)
+    if summary.passed < params.min_passed:
+        return CheckOutcome.failed(f"{counts}; at least {params.min_passed} passing tests needed", **evidence)
+    if params.require_all_pass and broken:
+        first = summary.failures[0]["test"] if summary.failures else "?"
+        return CheckOutcome.failed(f"{counts}; first failure: {first}", **evidence)
+    if broken:
+        return CheckOutcome.partial(summary.passed / max(1, summary.passed + broken), counts, **evidence)
+    return CheckOutcome.passed(counts, **evidence)
+
+
+CHECK = CheckType(name="pytest", params=Params, evaluate=evaluate, summary=__doc__ or "")

@@ -1,0 +1,239 @@
+"""The ``grader`` command: parse arguments, call the library, print, exit with a meaningful code.
+
+Exit codes: 0 graded and passed · 1 graded, not passed · 2 bad input (usage, invalid lab or rubric,
+unusable submission) · 3 infrastructure failure (no engine, image build failed, engine lost) ·
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import sys
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from rich.console import Console
+from rich.table import Table
+
+from grader import __version__
+from grader.errors import BadInputError, GraderError
+from grader.paths import ProjectPaths, project_paths
+
+EXIT_PASSED, EXIT_NOT_PASSED, EXIT_BAD_INPUT, EXIT_INFRASTRUCTURE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class _UsageError(BadInputError):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="grader", description="Auto-grade MLOps capstone labs in sandboxes.")
+    parser.add_argument("--version", action="version", version=f"capstone-grader {__version__}")
+    parser.add_argument("--home", help="project folder with labs/, rubrics/, sandboxes/ (default: this checkout)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    grade = commands.add_parser("grade", help="grade a submission against a lab")
+    grade.add_argument("submission", help="a directory, a git repository (path or URL) or a .zip/.tar.gz archive")
+    grade.add_argument("--lab", required=True, help="lab id (see `grader lab list`) or a lab folder")
+    grade.add_argument("--ref", help="git ref to grade when the submission is a repository (default: HEAD)")
+    grade.add_argument("--out", type=Path, help="folder for report.json/.md/.html (default: grader-reports/LAB-RUN)")
+    grade.add_argument("--json", action="store_true", help="print report.json to stdout")
+    grade.add_argument("--format", default="json,md,html", help="report formats to write (default: json,md,html)")
+    grade.add_argument("--backend", default=os.environ.get("GRADER_BACKEND", "docker"), help="sandbox backend")
+    grade.add_argument("--no-store", action="store_true", help="do not record the result in the results database")
+    grade.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+    lab = commands.add_parser("lab", help="list and inspect labs").add_subparsers(
+        dest="lab_command", metavar="ACTION", parser_class=_Parser, required=True)
+    lab.add_parser("list", help="list the labs")
+    show = lab.add_parser("show", help="show a lab's steps, services and rubric")
+    show.add_argument("lab")
+
+    rubric = commands.add_parser("rubric", help="validate rubrics").add_subparsers(
+        dest="rubric_command", metavar="ACTION", parser_class=_Parser, required=True)
+    validate = rubric.add_parser("validate", help="validate a rubric or lab file (or a lab folder)")
+    validate.add_argument("path", type=Path)
+
+    checks = commands.add_parser("checks", help="list the check types")
+    checks.set_defaults(command="checks")
+
+    images = commands.add_parser("images", help="build the sandbox images ahead of grading")
+    images.add_argument("names", nargs="*", default=["runtime"], help="image definitions in sandboxes/")
+
+    cleanup = commands.add_parser("cleanup", help="remove containers, networks and volumes left by the grader")
+    cleanup.add_argument("--run", help="only this run id")
+    cleanup.add_argument("--dead-only", action="store_true", help="only runs whose grader process is gone")
+
+    results = commands.add_parser("results", help="list recorded grading results")
+    results.add_argument("--lab", help="only this lab")
+    results.add_argument("--limit", type=int, default=20)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    err = Console(stderr=True)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            build_parser().print_help()
+            return EXIT_BAD_INPUT
+        paths = project_paths(args.home)
+        return COMMANDS[args.command](args, paths, err)
+    except GraderError as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/yellow]: the sandbox was torn down")
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        log = _write_crash_log(exc)
+        err.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc}\nDetails: {log}")
+        return EXIT_INFRASTRUCTURE
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _write_crash_log(exc: BaseException) -> Path:
+    log = Path(os.environ.get("GRADER_CRASH_LOG", Path.home() / ".cache" / "capstone-grader" / "crash.log"))
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write(f"--- {datetime.now(UTC).isoformat()} capstone-grader {__version__} "
+                     f"python {platform.python_version()} {platform.platform()}\n")
+        handle.write("".join(traceback.format_exception(exc)))
+    return log
+
+
+def cmd_grade(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> int:
+    from grader.console import ConsoleObserver, summary_table
+    from grader.engines import make_engine
+    from grader.run import GradeOptions, grade_submission
+
+    options = GradeOptions(out_dir=args.out, ref=args.ref, store=not args.no_store,
+                           formats=tuple(f.strip() for f in args.format.split(",") if f.strip()))
+    observer = None if args.quiet else ConsoleObserver(err)
+    outcome = grade_submission(args.submission, args.lab, paths, make_engine(args.backend, paths), options, observer)
+    report = outcome.report
+    if args.json:
+        print(json.dumps(report.model_dump(mode="json"), indent=2, sort_keys=True))
+    if not args.quiet:
+        err.print(summary_table(report))
+    for fmt, path in outcome.files.items():
+        err.print(f"[dim]{fmt} report: {path}[/dim]")
+    if report.outcome == "error":
+        err.print(f"[red]error:[/red] {report.error}")
+        return EXIT_INFRASTRUCTURE
+    return EXIT_PASSED if report.passed else EXIT_NOT_PASSED
+
+
+def cmd_lab(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> int:
+    from grader.labs import list_lab_ids, load_lab, load_variants
+
+    out = Console()
+    if args.lab_command == "list":
+        table = Table("lab", "version", "title", "checks", "points")
+        for lab_id in list_lab_ids(paths):
+            loaded = load_lab(lab_id, paths)
+            rubric = loaded.rubric.rubric
+            table.add_row(lab_id, loaded.lab.version, loaded.lab.title, str(len(rubric.checks)), f"{rubric.max_score:g}")
+        out.print(table)
+        return 0
+    loaded = load_lab(args.lab, paths)
+    lab, rubric = loaded.lab, loaded.rubric.rubric
+    out.print(f"[bold]{lab.title}[/bold] ({lab.id} v{lab.version}) — image {lab.image}\n{lab.summary}")
+    for step in lab.steps:
+        out.print(f"  step    {step.id}: {step.run}")
+    for service in lab.services:
+        out.print(f"  service {service.id}: {service.run} (port {service.port})")
+    table = Table("section", "check", "type", "points", "needs", "visibility",
+                  title=f"rubric {rubric.id} v{rubric.version}, pass mark {rubric.pass_mark:.0%}")
+    for section in rubric.sections:
+        for check in section.checks:
+            table.add_row(section.id, check.id, check.type, f"{check.points:g}", ", ".join(check.needs),
+                          check.visibility.value)
+    out.print(table)
+    variants = load_variants(loaded)
+    for name, variant in variants.items():
+        out.print(f"  variant {name}: {variant.description} (loses {', '.join(variant.loses)})")
+    return 0
+
+
+def cmd_rubric(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> int:
+    from grader.labs import LAB_FILE, load_lab, load_rubric
+
+    path: Path = args.path
+    if path.is_dir() or path.name == LAB_FILE:
+        loaded = load_lab(str(path), paths)
+        Console().print(f"[green]valid[/green] lab {loaded.lab.id} with rubric {loaded.rubric.path}")
+        return 0
+    if not path.is_file():
+        raise BadInputError(f"{path}: no such file")
+    rubric = load_rubric(path).rubric
+    Console().print(f"[green]valid[/green] rubric {rubric.id}: {len(rubric.checks)} checks, {rubric.max_score:g} points")
+    return 0
+
+
+def cmd_checks(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> int:
+    from grader.checks import all_check_types
+    from grader.checks.base import check_type_doc
+
+    table = Table("type", "what it checks")
+    for name, check in sorted(all_check_types().items()):
+        table.add_row(name, check_type_doc(check))
+    Console().print(table)
+    return 0
+
+
+def cmd_images(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> int:
+    from grader.engines import DockerEngine
+
+    engine = DockerEngine(paths)
+    for name in args.names:
+        tag, digest = engine.prepare_image(name, lambda line: err.print(f"[dim]{line}[/dim]", markup=False))
+        Console().print(f"{name}: {tag} ({digest})")
+    return 0
+
+
+def cmd_cleanup(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> int:
+    from grader.sandbox.docker import cleanup_leftovers, docker_client
+
+    removed = cleanup_leftovers(docker_client(), run_id=args.run, only_dead_owners=args.dead_only)
+    for line in removed:
+        Console().print(f"removed {line}")
+    err.print(f"{len(removed)} object(s) removed")
+    return 0
+
+
+def cmd_results(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> int:
+    from grader.store import ResultStore
+
+    table = Table("run", "lab", "submission", "score", "passed", "finished")
+    with ResultStore(paths.results_db) as store:
+        for run in store.list(args.lab, args.limit):
+            table.add_row(run.run_id, run.lab_id, run.submission_source, f"{run.score:g}/{run.max_score:g}",
+                          "yes" if run.passed else "no", run.finished_at)
+    Console().print(table)
+    return 0
+
+
+COMMANDS = {
+    "grade": cmd_grade, "lab": cmd_lab, "rubric": cmd_rubric, "checks": cmd_checks, "images": cmd_images,
+    "cleanup": cmd_cleanup, "results": cmd_results,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""Find, load and validate labs and rubrics; assemble broken variants of a lab's reference solution.
+
+Every problem is a ``LabError`` naming the file and line at fault, including a check's parameters,
+which are validated here against the check type's own model so a rubric typo never reaches a run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from grader.checks import get_check_type
+from grader.checks.base import CheckParams
+from grader.errors import LabError
+from grader.models import Lab, Rubric, StrictModel
+from grader.paths import ProjectPaths
+from grader.yamlio import YamlDocument, load_yaml
+
+LAB_FILE = "lab.yaml"
+VARIANT_FILE = "variant.yaml"
+
+
+@dataclass(frozen=True)
+class LoadedRubric:
+    rubric: Rubric
+    path: Path
+    digest: str
+    params: dict[str, CheckParams]  # check id → validated parameters
+
+
+@dataclass(frozen=True)
+class LoadedLab:
+    lab: Lab
+    directory: Path
+    rubric: LoadedRubric
+
+    @property
+    def reference_dir(self) -> Path:
+        return self.directory / self.lab.reference
+
+    def data_path(self, source: str) -> Path:
+        return (self.directory / source).resolve()
+
+
+class Variant(StrictModel):
+    """A broken copy of the reference: files overlaid and removed, and the checks it must lose."""
+
+    description: str
+    remove: list[str] = Field(default_factory=list, description="reference paths deleted in this variant")
+    loses: dict[str, Literal["fail", "skip", "error"]] = Field(
+        description="every check this variant must not pass, with the status it must get"
+    )
+
+
+def file_digest(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_rubric(path: Path) -> LoadedRubric:
+    """Parse and validate a rubric file, including every check's parameters."""
+    document = load_yaml(path)
+    rubric = document.validate(Rubric)
+    _raise_first(document, rubric.reference_problems())
+    params: dict[str, CheckParams] = {}
+    for section_index, section in enumerate(rubric.sections):
+        for check_index, check in enumerate(section.checks):
+            location = ("sections", section_index, "checks", check_index)
+            check_type = get_check_type(check.type, document.where((*location, "type")))
+            params[check.id] = document.validate(check_type.params, check.params, location)
+    return LoadedRubric(rubric=rubric, path=path, digest=file_digest(path), params=params)
+
+
+def _raise_first(document: YamlDocument, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
+    if problems:
+        location, message = problems[0]
+        raise LabError(message, document.where(location))
+
+
+def _resolve_rubric(lab: Lab, lab_dir: Path, paths: ProjectPaths, document: YamlDocument) -> Path:
+    candidates = [lab_dir / lab.rubric, paths.rubrics / lab.rubric, paths.rubrics / f"{lab.rubric}.yaml"]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise LabError(f"rubric {lab.rubric!r} not found (looked in {lab_dir} and {paths.rubrics})",
+                   document.where(("rubric",)))
+
+
+def lab_directory(reference: str, paths: ProjectPaths) -> Path:
+    """A lab id in ``labs/``, a lab folder, or a path to its lab.yaml."""
+    given = Path(reference)
+    for candidate in (given, given.parent if given.name == LAB_FILE else None, paths.labs / reference):
+        if candidate is not None and (candidate / LAB_FILE).is_file():
+            return candidate.resolve()
+    known = ", ".join(list_lab_ids(paths)) or "none"
+    raise LabError(f"no lab {reference!r}: not a lab id in {paths.labs} nor a folder with {LAB_FILE} (labs: {known})")
+
+
+def load_lab(reference: str, paths: ProjectPaths) -> LoadedLab:
+    """Load a lab and its rubric, validated, or raise LabError with file:line."""
+    directory = lab_directory(reference, paths)
+    document = load_yaml(directory / LAB_FILE)
+    lab = document.validate(Lab)
+    _raise_first(document, lab.reference_problems())
+    for index, mount in enumerate(lab.data):
+        if not (directory / mount.source).exists():
+            raise LabError(f"data source {mount.source!r} does not exist", document.where(("data", index, "source")))
+    rubric = load_rubric(_resolve_rubric(lab, directory, paths, document))
+    return LoadedLab(lab=lab, directory=directory, rubric=rubric)
+
+
+def list_lab_ids(paths: ProjectPaths) -> list[str]:
+    if not paths.labs.is_dir():
+        return []
+    return sorted(p.name for p in paths.labs.iterdir() if (p / LAB_FILE).is_file())
+
+
+def variants_dir(lab: LoadedLab) -> Path:
+    return lab.directory / "variants"
+
+
+def load_variants(lab: LoadedLab) -> dict[str, Variant]:
+    """Every broken variant of a lab, validated against its rubric's check ids."""
+    root = variants_dir(lab)
+    if not root.is_dir():
+        return {}
+    check_ids = {c.id for c in lab.rubric.rubric.checks}
+    variants = {}
+    for folder in sorted(p for p in root.iterdir() if (p / VARIANT_FILE).is_file()):
+        document = load_yaml(folder / VARIANT_FILE)
+        variant = document.validate(Variant)
+        unknown = sorted(set(variant.loses) - check_ids)
+        if unknown:
+            raise LabError(f"loses names checks the rubric does not have: {unknown}", document.where(("loses",)))
+        variants[folder.name] = variant
+    return variants
+
+
+def materialize_variant(lab: LoadedLab, name: str, dest: Path) -> Path:
+    """Write variant ``name`` to ``dest``: the reference, minus ``remove``, plus the variant's ``files/``."""
+    variants = load_variants(lab)
+    if name not in variants:
+        raise LabError(f"lab {lab.lab.id!r} has no variant {name!r}; variants: {', '.join(variants) or 'none'}")
+    shutil.copytree(lab.reference_dir, dest, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+    for relative in variants[name].remove:
+        target = dest / relative
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
+    overlay = variants_dir(lab) / name / "files"
+    if overlay.is_dir():
+        shutil.copytree(overlay, dest, dirs_exist_ok=True, symlinks=True)
+    return dest

@@ -1,0 +1,14 @@
+from grader.checks.pytest_check import parse_junit
+
+JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" tests="99" failures="0">
+<testcase classname="tests.test_a" name="test_ok" time="0.1"/>
+<testcase classname="tests.test_a" name="test_bad" time="0.1"><failure message="assert 1 == 2">...</failure></testcase>
+<testcase classname="tests.test_a" name="test_err" time="0.1"><error message="fixture broke"/></testcase>
+<testcase classname="tests.test_a" name="test_skip" time="0.1"><skipped message="later"/></testcase>
+</testsuite></testsuites>"""
+
+
+def test_junit_counts_come_from_test_cases_not_the_suite_totals():
+    summary = parse_junit(JUNIT)
+    assert (summary.tests, summary.passed, summary.failed, summary.errors, summary.skipped) == (4, 1, 1, 1, 1)
+    assert summary.failures[0] == {"test": "tests.test_a::test_bad", "kind": "failure", "message": "assert 1 == 2"}

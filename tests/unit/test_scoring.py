@@ -1,0 +1,25 @@
+from grader.models import CheckResult, CheckSpec, Report, Status
+from grader.scoring import score_report, skip_reason
+
+
+def _result(check_id: str, status: Status, points: float = 0, max_points: float = 1) -> CheckResult:
+    return CheckResult(id=check_id, title=check_id, section="s", type="file", status=status, points=points,
+                       max_points=max_points, message="")
+
+
+def test_a_check_is_skipped_when_a_needed_check_did_not_pass():
+    spec = CheckSpec(id="b", title="b", type="file", points=1, needs=["a"])
+    assert skip_reason(spec, {"a": _result("a", Status.passed, 1)}) is None
+    assert skip_reason(spec, {"a": _result("a", Status.failed)}) == "skipped because 'a' failed"
+    assert skip_reason(spec, {"a": _result("a", Status.skipped)}) == "skipped because 'a' was skipped"
+    assert skip_reason(spec, {"a": _result("a", Status.error)}) == "skipped because 'a' could not be decided"
+
+
+def test_pass_mark_decides_and_an_errored_run_never_passes():
+    report = Report(grader_version="t", run_id="r", lab={}, rubric={}, started_at="", max_score=10, pass_mark=0.7,
+                    checks=[_result("a", Status.passed, 7, 7), _result("b", Status.failed, 0, 3)])
+    score_report(report)
+    assert (report.score, report.passed) == (7, True)
+    report.outcome = "error"
+    score_report(report)
+    assert report.passed is False
