@@ -8,7 +8,6 @@ unusable submission) · 3 infrastructure failure (no engine, image build failed,
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import signal
@@ -121,6 +120,7 @@ def _write_crash_log(exc: BaseException) -> Path:
 def cmd_grade(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> int:
     from grader.console import ConsoleObserver, summary_table
     from grader.engines import make_engine
+    from grader.report import render
     from grader.run import GradeOptions, grade_submission
 
     options = GradeOptions(out_dir=args.out, ref=args.ref, store=not args.no_store,
@@ -129,7 +129,7 @@ def cmd_grade(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> in
     outcome = grade_submission(args.submission, args.lab, paths, make_engine(args.backend, paths), options, observer)
     report = outcome.report
     if args.json:
-        print(json.dumps(report.model_dump(mode="json"), indent=2, sort_keys=True))
+        sys.stdout.write(render(report, "json"))
     if not args.quiet:
         err.print(summary_table(report))
     for fmt, path in outcome.files.items():

@@ -1,0 +1,212 @@
+"""The results store: save/get/list, upsert by run id, schema versioning, concurrent writers."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.errors import BadInputError, InfrastructureError
+from grader.models import CheckResult, Report, Status, SubmissionInfo
+from grader.store import SCHEMA_VERSION, ResultStore, StoredRun
+
+ReportFactory = Callable[..., Report]
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def make_report() -> ReportFactory:
+    """Builds a small graded report; keyword arguments override its fields."""
+
+    def build(run_id: str = "run-1", **overrides: Any) -> Report:
+        fields: dict[str, Any] = {
+            "grader_version": "0.1.0",
+            "run_id": run_id,
+            "lab": {"id": "capstone", "version": "2", "title": "Capstone"},
+            "rubric": {"id": "capstone", "version": "1", "digest": "sha256:r"},
+            "submission": SubmissionInfo(
+                source="/subs/alice", kind="directory", digest="sha256:alice", files=3, bytes=100
+            ),
+            "score": 3.0,
+            "max_score": 4.0,
+            "pass_mark": 0.5,
+            "passed": True,
+            "started_at": "2024-05-01T10:00:00+00:00",
+            "finished_at": "2024-05-01T10:01:00+00:00",
+            "checks": [
+                CheckResult(
+                    id="readme",
+                    title="README exists",
+                    section="basics",
+                    type="file_exists",
+                    status=Status.passed,
+                    points=3.0,
+                    max_points=4.0,
+                    message="found",
+                    evidence={"path": "README.md"},
+                )
+            ],
+        }
+        return Report(**{**fields, **overrides})
+
+    return build
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[ResultStore]:
+    with ResultStore(tmp_path / "db" / "results.sqlite3") as opened:
+        yield opened
+
+
+def test_save_then_get_returns_the_same_report(store: ResultStore, make_report: ReportFactory) -> None:
+    report = make_report()
+    store.save(report)
+
+    assert store.get("run-1") == report
+    assert store.get("no-such-run") is None
+
+
+def test_saving_the_same_run_again_replaces_it(store: ResultStore, make_report: ReportFactory) -> None:
+    store.save(make_report(score=1.0, passed=False))
+    store.save(make_report(score=4.0, passed=True))
+
+    runs = store.list()
+    assert len(runs) == 1
+    assert (runs[0].score, runs[0].passed) == (4.0, True)
+    stored = store.get("run-1")
+    assert stored is not None
+    assert stored.score == 4.0
+
+
+def test_list_gives_summaries_newest_first(store: ResultStore, make_report: ReportFactory) -> None:
+    store.save(make_report("old", started_at="2024-05-01T09:00:00+00:00"))
+    store.save(make_report("new", started_at="2024-05-01T11:00:00+00:00"))
+    store.save(make_report("other-lab", lab={"id": "intro", "version": "1"}, submission=None))
+
+    assert [r.run_id for r in store.list(lab_id="capstone")] == ["new", "old"]
+    assert [r.run_id for r in store.list(lab_id="capstone", limit=1)] == ["new"]
+    assert store.list(lab_id="missing") == []
+    assert store.list(lab_id="intro") == [
+        StoredRun(
+            run_id="other-lab",
+            lab_id="intro",
+            lab_version="1",
+            submission_source=None,
+            submission_digest=None,
+            score=3.0,
+            max_score=4.0,
+            passed=True,
+            outcome="graded",
+            started_at="2024-05-01T10:00:00+00:00",
+            finished_at="2024-05-01T10:01:00+00:00",
+        )
+    ]
+    assert len(store.list()) == 3
+
+
+def test_list_refuses_a_limit_below_one(store: ResultStore) -> None:
+    with pytest.raises(BadInputError, match="limit"):
+        store.list(limit=0)
+
+
+def test_store_uses_wal_and_records_its_schema_version(tmp_path: Path, make_report: ReportFactory) -> None:
+    path = tmp_path / "results.sqlite3"
+    with ResultStore(path) as store:
+        store.save(make_report())
+    with ResultStore(path) as reopened:
+        assert reopened.get("run-1") == make_report()
+
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    finally:
+        db.close()
+
+
+def test_store_refuses_a_database_from_a_newer_grader(tmp_path: Path) -> None:
+    path = tmp_path / "results.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+
+    with pytest.raises(InfrastructureError, match="newer than this grader"):
+        ResultStore(path)
+
+
+def test_closed_store_cannot_be_used(tmp_path: Path) -> None:
+    with ResultStore(tmp_path / "results.sqlite3") as store:
+        pass
+    with pytest.raises(sqlite3.ProgrammingError):
+        store.get("run-1")
+
+
+def test_two_threads_saving_at_once_lose_nothing(tmp_path: Path, make_report: ReportFactory) -> None:
+    path = tmp_path / "results.sqlite3"
+    errors: list[BaseException] = []
+
+    def save_many(prefix: str) -> None:
+        try:
+            with ResultStore(path) as store:
+                for n in range(30):
+                    store.save(make_report(f"{prefix}-{n}"))
+        except BaseException as exc:  # surfaced by the assertion below, not lost in the thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save_many, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    with ResultStore(path) as store:
+        assert len(store.list(limit=1000)) == 60
+
+
+_SAVE_IN_CHILD = """
+import sys
+from pathlib import Path
+from grader.models import Report
+from grader.store import ResultStore
+
+db, report_file, prefix = sys.argv[1:]
+template = Report.model_validate_json(Path(report_file).read_text())
+with ResultStore(Path(db)) as store:
+    for n in range(40):
+        store.save(template.model_copy(update={"run_id": f"{prefix}-{n}"}))
+"""
+
+
+def test_two_processes_creating_and_saving_at_once_lose_nothing(
+    tmp_path: Path, make_report: ReportFactory
+) -> None:
+    # Both start on a database that does not exist yet, so they also race to create the schema.
+    path = tmp_path / "results.sqlite3"
+    report_file = tmp_path / "report.json"
+    report_file.write_text(make_report().model_dump_json())
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", _SAVE_IN_CHILD, str(path), str(report_file), prefix],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for prefix in ("p", "q")
+    ]
+    for child in children:
+        _, stderr = child.communicate(timeout=120)
+        assert child.returncode == 0, stderr
+
+    with ResultStore(path) as store:
+        runs = store.list(limit=1000)
+    assert len(runs) == 80
+    assert {r.run_id.split("-")[0] for r in runs} == {"p", "q"}
