@@ -79,6 +79,7 @@ class LimitOverrides(StrictModel):
 class DataMount(StrictModel):
     """Lab data mounted read-only into candidate containers."""
 
+    name: str | None = Field(None, description="name checks use to refer to this data set (e.g. valid)")
     source: str = Field(description="path relative to the lab folder (file or directory)")
     target: str = Field(description="absolute path inside the sandbox")
 
@@ -105,16 +106,42 @@ class StepSpec(StrictModel):
     )
 
 
+TEMPLATE = r"^\{\{\s*[a-z_]+(\.[a-z_]+)*\s*\}\}$"
+
+
 class ServiceSpec(StrictModel):
-    """A long-running command started as a service, reachable on the run's network by its id."""
+    """A long-running command started as a service, reachable on the run's network by its id.
+
+    ``trusted`` services are the grader's own (e.g. the MLflow server): they get no work area and see
+    none of the submission. ``start`` says whether a service starts before or after the steps.
+    Values may be ``{{ section.key }}`` templates filled from the submission manifest.
+    """
 
     id: str = Field(pattern=IDENTIFIER)
     run: str = Field(min_length=1)
-    port: int = Field(ge=1, le=65535)
+    port: int | str = Field(description="port number, or a manifest template such as {{ serve.port }}")
     needs: list[str] = Field(default_factory=list, description="steps that must succeed first")
     env: dict[str, str] = Field(default_factory=dict)
-    ready_timeout: float = Field(30, gt=0, le=600)
+    ready_timeout: float | str = Field(30, description="seconds, or a manifest template")
     limits: LimitOverrides | None = None
+    trusted: bool = False
+    start: Literal["before-steps", "after-steps"] = "after-steps"
+
+    @field_validator("port", "ready_timeout")
+    @classmethod
+    def _number_or_template(cls, value: int | float | str) -> int | float | str:
+        if isinstance(value, str) and not re.match(TEMPLATE, value):
+            raise ValueError("must be a number or a template such as {{ serve.port }}")
+        if isinstance(value, int | float) and not 0 < value <= 65535:
+            raise ValueError("must be between 1 and 65535")
+        return value
+
+
+class Task(StrictModel):
+    """The prediction task, for checks that score models: label column and feature columns in order."""
+
+    label: str
+    features: list[str] = Field(min_length=1)
 
 
 class Lab(StrictModel):
@@ -131,6 +158,21 @@ class Lab(StrictModel):
     steps: list[StepSpec] = Field(default_factory=list)
     services: list[ServiceSpec] = Field(default_factory=list)
     reference: str = Field("reference", description="folder of the reference solution")
+    task: Task | None = None
+    hidden: dict[str, str] = Field(
+        default_factory=dict,
+        description="hidden data sets (name → path in the lab folder); never mounted where candidate code runs",
+    )
+    manifest: dict[str, Any] = Field(
+        default_factory=dict, description="defaults for the submission manifest (capstone.yaml)"
+    )
+
+    def dataset_path(self, name: str) -> str | None:
+        """Lab-relative path of a public (``data``) or hidden data set by name."""
+        for mount in self.data:
+            if mount.name == name:
+                return mount.source
+        return self.hidden.get(name)
 
     def reference_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Cross-references that do not resolve, as (key path, message) pairs."""
@@ -330,6 +372,8 @@ class Report(BaseModel):
     rubric: dict[str, str]
     submission: SubmissionInfo | None = None
     images: dict[str, str] = Field(default_factory=dict)
+    manifest: dict[str, str | None] = Field(default_factory=dict)
+    sections: dict[str, str] = Field(default_factory=dict, description="section id → title, in rubric order")
     backend: str = "docker"
     outcome: Literal["graded", "error"] = "graded"
     error: str | None = None

@@ -7,6 +7,8 @@ reason, and the sandbox is torn down on every path out.
 
 from __future__ import annotations
 
+import json
+import shlex
 import tempfile
 import time
 import uuid
@@ -18,17 +20,22 @@ from pathlib import Path
 from typing import Protocol
 
 from grader import __version__
+from grader import probe
 from grader.checks import get_check_type
 from grader.checks.base import CheckContext
-from grader.errors import GraderError, InfrastructureError
+from grader.errors import GraderError, InfrastructureError, LabError
+from grader.evidence import Facts, parse_probe_output
 from grader.intake import open_submission
 from grader.labs import LoadedLab, load_lab
+from grader.manifest import SubmissionManifest, default_manifest, load_manifest
 from grader.models import (
-    CheckOutcome, CheckResult, CheckSpec, Report, ServiceResult, Status, StepResult, SubmissionInfo,
+    CheckOutcome, CheckResult, CheckSpec, Limits, Report, ServiceResult, ServiceSpec, Status, StepResult,
+    SubmissionInfo,
 )
 from grader.paths import ProjectPaths
 from grader.report import write_reports
 from grader.sandbox import Mount, RunSpec, Sandbox
+from grader.templating import render, render_number
 from grader.scoring import score_report, skip_reason
 from grader.store import ResultStore
 
@@ -89,7 +96,10 @@ class _Run:
     observer: RunObserver
     clock: Callable[[], float]
     scratch: Path
+    manifest: SubmissionManifest = field(default_factory=SubmissionManifest)
+    started_at_ms: int = 0
     steps: dict[str, StepResult] = field(default_factory=dict)
+    services: dict[str, ServiceResult] = field(default_factory=dict)
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -131,6 +141,7 @@ def grade_submission(
         with run.phase("intake"):
             workspace = open_submission(submission, run.scratch / "submission", ref=options.ref)
         report.submission = workspace.info
+        run.manifest = _read_manifest(run, workspace.path)
         try:
             _execute(run, engine, workspace.path)
         except GraderError as exc:
@@ -151,27 +162,43 @@ def _new_report(lab: LoadedLab, run_id: str, backend: str) -> Report:
         lab={"id": lab.lab.id, "version": lab.lab.version, "title": lab.lab.title},
         rubric={"id": rubric.rubric.id, "version": rubric.rubric.version, "digest": rubric.digest},
         max_score=rubric.rubric.max_score,
+        sections={section.id: section.title for section in rubric.rubric.sections},
         pass_mark=rubric.rubric.pass_mark,
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
+
+
+def _read_manifest(run: _Run, workspace: Path) -> SubmissionManifest:
+    """The submission's manifest over the lab's defaults; a broken one is reported and the defaults used."""
+    try:
+        manifest, path = load_manifest(workspace, run.lab.lab.manifest)
+        run.report.manifest = {"path": path.name if path else None, "error": None}
+    except LabError as exc:
+        manifest = default_manifest(run.lab.lab.manifest)
+        run.report.manifest = {"path": None, "error": f"capstone manifest ignored: {exc}"}
+        run.observer.log(run.report.manifest["error"])
+    return manifest
 
 
 def _execute(run: _Run, engine: Engine, workspace: Path) -> None:
     with run.phase("images"):
         tag, digest = engine.prepare_image(run.lab.lab.image, run.observer.log)
         run.report.images[run.lab.lab.image] = digest
-    with run.phase("sandbox"):
-        sandbox = engine.sandbox(run.report.run_id, tag, run.lab)
-        sandbox.__enter__()
+    sandbox = engine.sandbox(run.report.run_id, tag, run.lab)
     try:
         with run.phase("sandbox"):
+            sandbox.open()
+            run.started_at_ms = int(time.time() * 1000)
             sandbox.copy_in(workspace)
+        with run.phase("services"):
+            _start_services(run, sandbox, "before-steps")
         with run.phase("steps"):
             _run_steps(run, sandbox)
         with run.phase("services"):
-            _start_services(run, sandbox)
+            _start_services(run, sandbox, "after-steps")
         with run.phase("checks"):
             _run_checks(run, sandbox, workspace)
+        _collect_service_logs(run, sandbox)
     finally:
         with run.phase("teardown"):
             sandbox.close()
@@ -190,8 +217,9 @@ def _run_steps(run: _Run, sandbox: Sandbox) -> None:
                                 skipped_reason=f"needs step {failed_needs[0]!r}, which "
                                 f"{run.steps[failed_needs[0]].failure_reason}")
         else:
-            spec = RunSpec(name=step.id, command=step.run, image=sandbox.image, limits=lab.limits.merged(step.limits),
-                           env=step.env, network=step.network, mounts=_mounts(run.lab))
+            spec = RunSpec(name=step.id, command=render(step.run, run.manifest), image=sandbox.image,
+                           limits=lab.limits.merged(step.limits), env=_render_env(step.env, run.manifest),
+                           network=step.network, mounts=_mounts(run.lab))
             result = sandbox.run(spec)
             for artifact in step.artifacts:
                 destination = run.scratch / "artifacts" / Path(artifact).parent
@@ -202,20 +230,74 @@ def _run_steps(run: _Run, sandbox: Sandbox) -> None:
         run.observer.step_finished(result)
 
 
-def _start_services(run: _Run, sandbox: Sandbox) -> None:
+def _render_env(env: dict[str, str], manifest: SubmissionManifest) -> dict[str, str]:
+    return {name: render(value, manifest) for name, value in env.items()}
+
+
+def _start_services(run: _Run, sandbox: Sandbox, when: str) -> None:
     lab = run.lab.lab
-    for service in lab.services:
+    for service in (s for s in lab.services if s.start == when):
         failed_needs = [n for n in service.needs if not run.steps[n].succeeded]
         if failed_needs:
             result = ServiceResult(id=service.id, ready=False,
                                    message=f"not started: needs step {failed_needs[0]!r}, which did not succeed")
         else:
-            spec = RunSpec(name=service.id, command=service.run, image=sandbox.image,
-                           limits=lab.limits.merged(service.limits), env=service.env, network=True,
-                           mounts=_mounts(run.lab))
-            result = sandbox.start_service(spec, service.port, service.ready_timeout)
+            result = sandbox.start_service(_service_spec(run, service, sandbox.image), int(
+                render_number(service.port, run.manifest)), render_number(service.ready_timeout, run.manifest))
+        run.services[service.id] = result
         run.report.services.append(result)
         run.observer.service_started(result)
+
+
+def _service_spec(run: _Run, service: ServiceSpec, image: str) -> RunSpec:
+    limits = run.lab.lab.limits.merged(service.limits)
+    if service.trusted:
+        # The grader's own service: no work area, none of the lab data, no submission.
+        return RunSpec(name=service.id, command=service.run, image=image, limits=limits, env=service.env,
+                       network=True, mount_work=False)
+    return RunSpec(name=service.id, command=render(service.run, run.manifest), image=image, limits=limits,
+                   env=_render_env(service.env, run.manifest), network=True, mounts=_mounts(run.lab))
+
+
+def _collect_service_logs(run: _Run, sandbox: Sandbox) -> None:
+    """Log tails of every service for the reviewer, taken before teardown removes them."""
+    for index, result in enumerate(run.report.services):
+        if result.message.startswith("not started"):
+            continue
+        try:
+            run.report.services[index] = result.model_copy(update={"log_tail": sandbox.service_logs(result.id)})
+        except InfrastructureError:
+            continue
+
+
+def _probe_runner(run: _Run, sandbox: Sandbox) -> Callable[..., list[dict[str, object]]]:
+    """Runs grader code from ``grader/probe`` in a sandbox container on the run network."""
+    counter = iter(range(1_000_000))
+
+    def run_probe(script: str, plan: dict | None, arguments: list[str], files: Path | None) -> list[dict[str, object]]:
+        folder = files or run.scratch / "probe" / f"plan-{next(counter)}"
+        folder.mkdir(parents=True, exist_ok=True)
+        if plan is not None:
+            (folder / "plan.json").write_text(json.dumps(plan))
+            arguments = [f"{probe.PLAN_MOUNT}/plan.json", *arguments]
+        command = " ".join(shlex.quote(a) for a in ["python3", f"{probe.MOUNT_POINT}/{script}.py", *arguments])
+        limits = Limits(memory="1g", cpus=1, timeout=300, output="32m")
+        spec = RunSpec(name=f"probe-{script.replace('_', '-')}", command=command, image=sandbox.image, limits=limits,
+                       env={"MLFLOW_TRACKING_URI": _tracking_uri(run)}, network=True, mount_work=False,
+                       mounts=(Mount(probe.PROBE_DIR, probe.MOUNT_POINT), Mount(folder, probe.PLAN_MOUNT)))
+        result = sandbox.run(spec)
+        lines = parse_probe_output(result.stdout, probe.RESULT_MARKER)
+        if not lines:
+            raise InfrastructureError(f"the grader's {script} produced no result ({result.failure_reason or 'exit 0'}): "
+                                      f"{result.stderr[-500:]}")
+        return lines
+
+    return run_probe
+
+
+def _tracking_uri(run: _Run) -> str:
+    service = next((s for s in run.lab.lab.services if s.id == "mlflow"), None)
+    return f"http://mlflow:{service.port}" if service else ""
 
 
 def _run_checks(run: _Run, sandbox: Sandbox, workspace: Path) -> None:
@@ -230,6 +312,8 @@ def _run_checks(run: _Run, sandbox: Sandbox, workspace: Path) -> None:
     def copy_from_sandbox(path: str, dest: Path) -> Path | None:
         return sandbox.copy_out(path, dest, ARTIFACT_LIMIT)
 
+    facts = Facts(lab=lab, manifest=run.manifest, started_at_ms=run.started_at_ms, services=run.services,
+                  run_probe=_probe_runner(run, sandbox), scratch=run.scratch / "evidence")
     results: dict[str, CheckResult] = {}
     for section in lab.rubric.rubric.sections:
         for check in section.checks:
@@ -237,8 +321,8 @@ def _run_checks(run: _Run, sandbox: Sandbox, workspace: Path) -> None:
             scratch.mkdir(parents=True, exist_ok=True)
             context = CheckContext(
                 submission_dir=workspace, artifacts_dir=run.scratch / "artifacts", scratch_dir=scratch,
-                steps=run.steps, services={s.id: s for s in run.report.services},
-                run_in_sandbox=run_in_sandbox, copy_from_sandbox=copy_from_sandbox,
+                steps=run.steps, services=run.services,
+                run_in_sandbox=run_in_sandbox, copy_from_sandbox=copy_from_sandbox, facts=facts,
             )
             result = _grade_check(run, check, section.id, results, context)
             results[check.id] = result

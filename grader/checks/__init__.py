@@ -19,6 +19,10 @@ ENTRY_POINT_GROUP = "capstone_grader.checks"
 BUILTIN_CHECKS = {
     "command": "grader.checks.command_check:CHECK",
     "file": "grader.checks.file_check:CHECK",
+    "http": "grader.checks.http_check:CHECK",
+    "mlflow": "grader.checks.mlflow_check:CHECK",
+    "model-quality": "grader.checks.model_quality_check:CHECK",
+    "prometheus": "grader.checks.prometheus_check:CHECK",
     "pytest": "grader.checks.pytest_check:CHECK",
     "regex": "grader.checks.regex_check:CHECK",
     "structured": "grader.checks.structured_check:CHECK",

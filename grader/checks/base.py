@@ -71,6 +71,14 @@ class CheckContext:
     services: Mapping[str, ServiceResult]
     run_in_sandbox: SandboxRunner
     copy_from_sandbox: SandboxCopier
+    facts: Any = None  # grader.evidence.Facts for labs that run a capstone pipeline
+
+    def require_facts(self) -> Any:
+        from grader.errors import InfrastructureError
+
+        if self.facts is None:
+            raise InfrastructureError("this check type needs a lab with a task and services (no run evidence)")
+        return self.facts
 
     def root(self, where: Where) -> Path:
         return self.submission_dir if where == "submission" else self.artifacts_dir

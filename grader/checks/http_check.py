@@ -1,0 +1,128 @@
+"""``http``: the candidate's model server, exercised by the grader's probe on the run network.
+
+``require`` picks the property:
+
+- ``ready``: the server listened on its port within the manifest's ``serve.ready_timeout``;
+- ``parity``: for ``rows`` hidden rows (one request each, in the manifest's request format) the
+  server's answers agree with the registered model's own predictions in at least ``min_agreement``;
+- ``malformed``: broken requests (not JSON, empty, a feature missing, strings for numbers) each get a
+  4xx — never a 5xx or a dropped connection — and a valid request still succeeds afterwards;
+- ``load``: ``requests`` requests at ``concurrency`` in flight: p95 latency within ``max_p95_ms`` and an
+  error rate within ``max_error_rate``; p50/p95/p99 are reported.
+
+Example::
+
+    - {id: latency, title: Fast under load, type: http, points: 4, require: load,
+       requests: 200, concurrency: 4, max_p95_ms: 150, max_error_rate: 0}
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from grader.checks.base import CheckContext, CheckParams, CheckType
+from grader.evidence import MODEL_SERVER, Facts
+from grader.evidence.labels import normalise
+from grader.evidence.serving import decode_prediction, percentile
+from grader.models import CheckOutcome
+
+
+class Params(CheckParams):
+    require: Literal["ready", "parity", "malformed", "load"]
+    service: str = Field(MODEL_SERVER, description="``ready``: the service id")
+    rows: int = Field(40, ge=1, le=1000, description="``parity``: hidden rows to compare")
+    min_agreement: float = Field(0.98, ge=0, le=1, description="``parity``: share of answers that must agree")
+    requests: int = Field(200, ge=1, le=10000, description="``load``: requests to send")
+    concurrency: int = Field(4, ge=1, le=64, description="``load``: requests in flight")
+    max_p95_ms: float = Field(200, gt=0, description="``load``: p95 latency bar")
+    max_error_rate: float = Field(0.0, ge=0, le=1, description="``load``: share of non-2xx answers allowed")
+
+
+def _ok(response: dict[str, Any]) -> bool:
+    status = response.get("status")
+    return isinstance(status, int) and 200 <= status < 300
+
+
+def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
+    if params.require == "ready":
+        service = ctx.services.get(params.service)
+        if service is None:
+            return CheckOutcome.failed(f"service {params.service!r} was not started")
+        evidence = {"message": service.message, "log_tail": service.log_tail[-3000:]}
+        if service.ready:
+            return CheckOutcome.passed(f"{params.service}: {service.message} after {service.ready_after_s or 0:.1f}s",
+                                       **evidence)
+        return CheckOutcome.failed(f"{params.service}: {service.message}", **evidence)
+    facts: Facts = ctx.require_facts()
+    serving = facts.serving()
+    return {"parity": _parity, "malformed": _malformed, "load": _load}[params.require](params, facts, serving)
+
+
+def _parity(params: Params, facts: Facts, serving: dict[str, Any]) -> CheckOutcome:
+    responses = serving["results"].get("parity", {}).get("responses", [])[: params.rows]
+    evaluation = facts.model_evaluation()
+    reference = evaluation.predictions.get(next(iter(facts.lab.lab.hidden), "valid"))
+    if reference is None:
+        return CheckOutcome.failed(f"the registered model could not be evaluated: {evaluation.load_error}")
+    classes = facts.classes()
+    samples, agree = [], 0
+    for index, response in enumerate(responses):
+        served = decode_prediction(response.get("body", "")) if _ok(response) else None
+        expected = normalise(reference[index], classes)
+        got = None if served is None else normalise(served, classes)
+        agree += got == expected
+        if len(samples) < 5 or got != expected and len(samples) < 15:
+            samples.append({"request": serving["bodies"][index], "status": response.get("status"),
+                            "response": response.get("body", response.get("error", ""))[:300],
+                            "registered_model": expected})
+    share = agree / len(responses) if responses else 0.0
+    evidence = {"agreement": round(share, 4), "compared": len(responses), "samples": samples,
+                "model_version": evaluation.version.version if evaluation.version else None}
+    if share >= params.min_agreement:
+        return CheckOutcome.passed(f"{agree}/{len(responses)} answers match the registered model", **evidence)
+    return CheckOutcome.failed(f"only {agree}/{len(responses)} answers match the registered model "
+                               f"({params.min_agreement:.0%} needed)", **evidence)
+
+
+def _malformed(params: Params, facts: Facts, serving: dict[str, Any]) -> CheckOutcome:
+    responses = serving["results"].get("malformed", {}).get("responses", [])
+    after = serving["results"].get("after-malformed", {}).get("responses", [])
+    cases = []
+    for sent, response in zip(serving["malformed"], responses, strict=False):
+        cases.append({"case": sent["why"], "body": sent["body"][:200], "status": response.get("status"),
+                      "response": response.get("body", response.get("error", ""))[:200]})
+    bad = [c for c in cases if not (isinstance(c["status"], int) and 400 <= c["status"] < 500)]
+    evidence = {"cases": cases, "valid_after": after[0].get("status") if after else None}
+    if bad:
+        first = bad[0]
+        return CheckOutcome.failed(f"{first['case']}: got {first['status'] or 'no answer'}, a 4xx expected "
+                                   f"({len(bad)}/{len(cases)} cases wrong)", **evidence)
+    if not after or not _ok(after[0]):
+        return CheckOutcome.failed("after the malformed requests a valid request failed", **evidence)
+    return CheckOutcome.passed(f"{len(cases)} malformed requests got 4xx and the server kept serving", **evidence)
+
+
+def _load(params: Params, facts: Facts, serving: dict[str, Any]) -> CheckOutcome:
+    load = serving["results"].get("load", {})
+    results = load.get("results", [])
+    if not results:
+        return CheckOutcome.errored("the probe sent no load")
+    latencies = [r["latency_ms"] for r in results if _ok(r)]
+    errors = sum(not _ok(r) for r in results)
+    error_rate = errors / len(results)
+    p50, p95, p99 = (round(percentile(latencies, q), 2) for q in (0.5, 0.95, 0.99))
+    evidence = {"requests": len(results), "concurrency": params.concurrency, "errors": errors,
+                "error_rate": round(error_rate, 4), "p50_ms": p50, "p95_ms": p95, "p99_ms": p99,
+                "wall_s": load.get("wall_s"), "max_p95_ms": params.max_p95_ms}
+    summary = f"p50 {p50} ms, p95 {p95} ms, p99 {p99} ms, {errors} errors in {len(results)} requests"
+    if error_rate > params.max_error_rate:
+        return CheckOutcome.failed(f"error rate {error_rate:.1%} over {params.max_error_rate:.1%}: {summary}",
+                                   **evidence)
+    if p95 > params.max_p95_ms:
+        return CheckOutcome.failed(f"p95 {p95} ms over {params.max_p95_ms} ms: {summary}", **evidence)
+    return CheckOutcome.passed(summary, **evidence)
+
+
+CHECK = CheckType(name="http", params=Params, evaluate=evaluate, summary=__doc__ or "")

@@ -1,0 +1,89 @@
+"""``prometheus``: the server's metrics endpoint, compared with traffic the grader sent itself.
+
+The probe scrapes the endpoint, sends exactly ``requests`` valid predictions and nothing else, and
+scrapes again. ``require`` picks the property:
+
+- ``exposition``: the endpoint answers 200 with text prometheus_client's parser accepts;
+- ``counter``: a counter (the manifest's ``metrics.request_counter``, else the one that moved closest)
+  increased by exactly the requests sent, within ``tolerance``; all label sets are summed and a
+  counter with no sample yet counts as 0;
+- ``histogram``: a histogram's ``_count`` (manifest ``metrics.latency_histogram``, else the closest)
+  moved by the same number;
+- ``names``: names follow the Prometheus conventions (snake_case, counters end in ``_total``,
+  timings in ``_seconds``); ``promtool check metrics`` findings are added when promtool is installed.
+
+The report shows what the candidate's metrics claim beside what the probe measured.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from grader.checks.base import CheckContext, CheckParams, CheckType
+from grader.evidence import Facts
+from grader.evidence.prometheus import Family, deltas, naming_problems, parse_exposition, pick, promtool_problems
+from grader.evidence.serving import COUNTER_WINDOW
+from grader.models import CheckOutcome
+
+
+class Params(CheckParams):
+    require: Literal["exposition", "counter", "histogram", "names"]
+    requests: int = Field(20, ge=1, le=1000, description="``counter``/``histogram``: valid requests in the window")
+    tolerance: int = Field(0, ge=0, description="``counter``/``histogram``: allowed difference")
+
+
+def _scrape(serving: dict[str, Any], label: str) -> tuple[list[Family] | None, str]:
+    response = serving["results"].get(label, {})
+    if response.get("status") != 200:
+        return None, f"{serving['metrics_url']} answered {response.get('status') or response.get('error')}"
+    try:
+        return parse_exposition(response.get("body", "")), ""
+    except (ValueError, IndexError, KeyError) as exc:
+        return None, f"{serving['metrics_url']} does not serve valid exposition text: {exc}"
+
+
+def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
+    facts: Facts = ctx.require_facts()
+    serving = facts.serving()
+    before, problem = _scrape(serving, "scrape-before")
+    if before is None:
+        return CheckOutcome.failed(problem)
+    if params.require == "exposition":
+        names = sorted(f.name for f in before)
+        return CheckOutcome.passed(f"{len(before)} metric families", families=names[:50])
+    if params.require == "names":
+        return _names(serving, before)
+    after, problem = _scrape(serving, "scrape-after")
+    if after is None:
+        return CheckOutcome.failed(problem)
+    sent = sum(1 for r in serving["results"].get(COUNTER_WINDOW, {}).get("responses", []) if r.get("status"))
+    manifest = facts.manifest.metrics
+    if params.require == "counter":
+        kind, suffix, preferred, noun = "counter", "_total", manifest.request_counter, "request counter"
+    else:
+        kind, suffix, preferred, noun = "histogram", "_count", manifest.latency_histogram, "latency histogram _count"
+    chosen = pick(deltas(before, after, kind, suffix), sent, preferred)
+    if chosen is None:
+        wanted = f" named {preferred!r}" if preferred else ""
+        return CheckOutcome.failed(f"no {kind}{wanted} in the metrics", sent=sent)
+    evidence = {"metric": chosen.name, "claimed_before": chosen.before, "claimed_after": chosen.after,
+                "claimed_delta": chosen.change, "measured_requests_sent": sent}
+    if abs(chosen.change - sent) <= params.tolerance:
+        return CheckOutcome.passed(f"{chosen.name} moved by {chosen.change:g} for {sent} requests", **evidence)
+    return CheckOutcome.failed(f"{noun} {chosen.name} moved by {chosen.change:g} but the probe sent {sent} "
+                               "requests", **evidence)
+
+
+def _names(serving: dict[str, Any], families: list[Family]) -> CheckOutcome:
+    problems = naming_problems(families)
+    text = serving["results"].get("scrape-before", {}).get("body", "")
+    promtool = promtool_problems(text)
+    evidence = {"problems": problems, "promtool": promtool if promtool is not None else "not installed"}
+    if problems:
+        return CheckOutcome.failed(f"{len(problems)} naming problem(s): {problems[0]}", **evidence)
+    return CheckOutcome.passed(f"{len(families)} families follow the naming conventions", **evidence)
+
+
+CHECK = CheckType(name="prometheus", params=Params, evaluate=evaluate, summary=__doc__ or "")

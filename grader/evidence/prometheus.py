@@ -1,0 +1,104 @@
+"""Reading Prometheus exposition text the candidate serves, and comparing it with what was sent."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
+
+SNAKE_CASE = re.compile(r"^[a-z_:][a-z0-9_:]*$")
+TIME_WORDS = re.compile(r"(latency|duration|time|elapsed)")
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    type: str
+    samples: dict[str, float]  # sample name with labels → value
+
+
+def parse_exposition(text: str) -> list[Family]:
+    """Parse with prometheus_client's own parser; raises ValueError on invalid text."""
+    families = []
+    for metric in text_string_to_metric_families(text):
+        families.append(Family(name=metric.name, type=metric.type, samples=_samples(metric)))
+    return families
+
+
+def _samples(metric: Metric) -> dict[str, float]:
+    found = {}
+    for sample in metric.samples:
+        labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+        found[f"{sample.name}{{{labels}}}"] = float(sample.value)
+    return found
+
+
+def total(family: Family | None, suffix: str) -> float:
+    """Sum of a family's samples whose name ends in ``suffix`` (all label sets); absent counts as 0."""
+    if family is None:
+        return 0.0
+    return sum(v for k, v in family.samples.items() if k.split("{", 1)[0].endswith(suffix))
+
+
+def by_name(families: Iterable[Family]) -> dict[str, Family]:
+    return {f.name: f for f in families}
+
+
+@dataclass(frozen=True)
+class Delta:
+    name: str
+    before: float
+    after: float
+
+    @property
+    def change(self) -> float:
+        return self.after - self.before
+
+
+def deltas(before: list[Family], after: list[Family], kind: str, suffix: str) -> list[Delta]:
+    """For every family of ``kind`` seen after, how much its ``suffix`` samples moved."""
+    old = by_name(before)
+    return [Delta(f.name, total(old.get(f.name), suffix), total(f, suffix)) for f in after if f.type == kind]
+
+
+def pick(candidates: list[Delta], expected: float, preferred: str | None) -> Delta | None:
+    """The declared metric, else the one that moved closest to ``expected`` (request-ish names first)."""
+    if preferred:
+        wanted = preferred.removesuffix("_total")
+        return next((d for d in candidates if d.name in (preferred, wanted)), None)
+    if not candidates:
+        return None
+    return min(candidates, key=lambda d: (abs(d.change - expected), not re.search("request|predict", d.name)))
+
+
+def naming_problems(families: list[Family]) -> list[str]:
+    """Prometheus naming conventions: snake_case, counters end in _total, timings carry _seconds."""
+    problems = []
+    for family in families:
+        if family.name.startswith(("python_", "process_")):
+            continue  # prometheus_client's default collectors
+        if not SNAKE_CASE.match(family.name):
+            problems.append(f"{family.name}: not snake_case")
+        sample_names = {k.split("{", 1)[0] for k in family.samples}
+        if family.type == "counter" and not any(n.endswith("_total") for n in sample_names):
+            problems.append(f"{family.name}: a counter's samples should end in _total")
+        if family.type in ("histogram", "summary") and TIME_WORDS.search(family.name) and not family.name.endswith(
+            "_seconds"
+        ):
+            problems.append(f"{family.name}: a timing {family.type} should be in seconds (suffix _seconds)")
+    return problems
+
+
+def promtool_problems(text: str) -> list[str] | None:
+    """`promtool check metrics` findings, or None when promtool is not installed."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        return None
+    completed = subprocess.run([promtool, "check", "metrics"], input=text.encode(), capture_output=True, timeout=30)
+    output = (completed.stdout + completed.stderr).decode("utf-8", "replace")
+    return [line.strip() for line in output.splitlines() if line.strip()]

@@ -1,0 +1,132 @@
+"""The submission manifest: how a candidate tells the grader to run their capstone.
+
+A capstone repository may carry ``capstone.yaml`` at its root. Every key is optional: what is left out
+comes from the lab's defaults (the documented convention). The manifest is read on the host as plain
+data only (no tags, no aliases, size-capped); its commands only ever run inside the sandbox.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from grader.errors import LabError
+from grader.yamlio import load_yaml
+
+MANIFEST_NAMES = ("capstone.yaml", "capstone.yml", "grader.yaml")
+RequestFormat = Literal[
+    "flat", "features", "data", "instances", "inputs", "dataframe_split", "dataframe_records"
+]
+_PATH = re.compile(r"^/[A-Za-z0-9._~/-]*$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TrainSection(_Section):
+    command: str = Field("python train.py", description="trains, logs to MLflow and registers the model")
+
+
+class ServeSection(_Section):
+    command: str = Field("python -m uvicorn app:app --host 0.0.0.0 --port 8000",
+                         description="starts the model server; it must listen on 0.0.0.0")
+    port: int = Field(8000, ge=1, le=65535)
+    predict_path: str = Field("/predict", description="path that takes prediction requests (POST)")
+    request_format: RequestFormat = Field(
+        "features",
+        description=(
+            "flat: {\"<feature>\": value, ...}; features: {\"features\": [...]}; data: {\"data\": [[...]]}; "
+            "instances: {\"instances\": [[...]]}; inputs: {\"inputs\": [[...]]}; MLflow scoring: "
+            "dataframe_split / dataframe_records"
+        ),
+    )
+    ready_timeout: float = Field(60, gt=0, le=300, description="seconds the server may take to listen")
+
+    @field_validator("predict_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not _PATH.match(value):
+            raise ValueError("must be an absolute URL path such as /predict")
+        return value
+
+
+class MetricsSection(_Section):
+    path: str = Field("/metrics", description="Prometheus exposition endpoint (GET)")
+    port: int | None = Field(None, ge=1, le=65535, description="defaults to the serving port")
+    request_counter: str | None = Field(None, description="counter of prediction requests (found when unset)")
+    latency_histogram: str | None = Field(None, description="histogram of request latency (found when unset)")
+
+
+class ModelSection(_Section):
+    name: str | None = Field(None, description="registered model name (default: the lab's)")
+    alias: str | None = Field(None, description="alias that marks the served version (MLflow 2.9+ / 3.x)")
+    stage: str | None = Field(None, description="legacy stage instead of an alias (MLflow 2.x), e.g. Production")
+
+
+class TestsSection(_Section):
+    command: str = Field("python -m pytest -q tests", description="runs the candidate's tests")
+
+
+class SubmissionManifest(_Section):
+    """``capstone.yaml``: how to train, serve, observe and test this capstone."""
+
+    train: TrainSection = TrainSection()
+    serve: ServeSection = ServeSection()
+    metrics: MetricsSection = MetricsSection()
+    model: ModelSection = ModelSection()
+    tests: TestsSection = TestsSection()
+
+    @property
+    def metrics_port(self) -> int:
+        return self.metrics.port or self.serve.port
+
+
+def _merge(defaults: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(defaults)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def find_manifest(root: Path) -> Path | None:
+    for name in MANIFEST_NAMES:
+        candidate = root / name
+        if candidate.is_file() and not candidate.is_symlink():
+            return candidate
+    return None
+
+
+def default_manifest(lab_defaults: dict[str, Any] | None = None) -> SubmissionManifest:
+    """The convention: what a submission without a manifest gets."""
+    try:
+        return SubmissionManifest.model_validate(lab_defaults or {})
+    except ValueError as exc:
+        raise LabError(f"the lab's manifest defaults are invalid: {exc}") from None
+
+
+def load_manifest(root: Path, lab_defaults: dict[str, Any] | None = None) -> tuple[SubmissionManifest, Path | None]:
+    """The submission's manifest merged over the lab's defaults. A broken manifest raises LabError naming
+    the file and line; the runner then reports it and goes on with the defaults."""
+    defaults = lab_defaults or {}
+    path = find_manifest(root)
+    if path is None:
+        return default_manifest(defaults), None
+    document = load_yaml(path)
+    if not isinstance(document.data, dict):
+        raise LabError("the manifest must be a mapping of sections (train, serve, metrics, model, tests)",
+                       f"{path.name}:1")
+    try:
+        return document.validate(SubmissionManifest, _merge(defaults, document.data)), path
+    except LabError as exc:
+        raise LabError(str(exc).replace(str(path), path.name)) from None
+
+
+def manifest_json_schema() -> dict[str, Any]:
+    return SubmissionManifest.model_json_schema()

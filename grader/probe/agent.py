@@ -1,0 +1,128 @@
+"""The grader's probe: executes a plan of HTTP observations against the run's services.
+
+Runs inside a sandbox container on the run network, with the standard library only. It reads the plan
+from /grader/plan/plan.json and prints one line ``GRADER-PROBE-RESULT <json>``. It judges nothing:
+statuses, bodies (capped), latencies and scraped texts go back to the grader as they were observed.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import sys
+import time
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+RESULT_MARKER = "GRADER-PROBE-RESULT "
+BODY_CAP = 4096
+SCRAPE_CAP = 2 * 1024 * 1024
+
+
+def request(url: str, method: str = "GET", body: bytes | None = None, content_type: str | None = None,
+            timeout: float = 5.0, cap: int = BODY_CAP) -> dict[str, Any]:
+    """One HTTP exchange; never raises. The body is read only up to ``cap`` bytes."""
+    parts = urllib.parse.urlsplit(url)
+    started = time.perf_counter()
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port or 80, timeout=timeout)
+    headers = {"Content-Type": content_type} if content_type else {}
+    try:
+        connection.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), body=body,
+                           headers=headers)
+        response = connection.getresponse()
+        data = response.read(cap + 1)
+        return {
+            "status": response.status,
+            "content_type": response.getheader("Content-Type", ""),
+            "body": data[:cap].decode("utf-8", errors="replace"),
+            "truncated": len(data) > cap,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+        }
+    except Exception as exc:  # the candidate's server may do anything; report it, never crash
+        return {"status": None, "error": f"{type(exc).__name__}: {exc}"[:300],
+                "latency_ms": round((time.perf_counter() - started) * 1000, 3)}
+    finally:
+        connection.close()
+
+
+def json_request(url: str, payload: Any, timeout: float) -> dict[str, Any]:
+    return request(url, "POST", json.dumps(payload).encode(), "application/json", timeout)
+
+
+def run_action(action: dict[str, Any], timeout: float) -> dict[str, Any]:
+    kind = action["do"]
+    if kind == "get":
+        return request(action["url"], timeout=timeout, cap=action.get("cap", SCRAPE_CAP))
+    if kind == "post":
+        return json_request(action["url"], action["json"], timeout)
+    if kind == "predict":
+        return {"responses": [json_request(action["url"], body, timeout) for body in action["bodies"]]}
+    if kind == "raw":
+        return {"responses": [
+            request(action["url"], "POST", item["body"].encode(), item.get("content_type"), timeout)
+            for item in action["requests"]
+        ]}
+    if kind == "load":
+        return load(action, timeout)
+    if kind == "mlflow":
+        return mlflow_snapshot(action["url"], timeout)
+    return {"error": f"unknown action {kind!r}"}
+
+
+def load(action: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """``requests`` POSTs cycling through ``bodies`` with ``concurrency`` workers; per-request status and latency."""
+    bodies = action["bodies"]
+    total = int(action["requests"])
+
+    def one(index: int) -> dict[str, Any]:
+        result = json_request(action["url"], bodies[index % len(bodies)], timeout)
+        return {"status": result["status"], "latency_ms": result["latency_ms"], "error": result.get("error")}
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=int(action["concurrency"])) as pool:
+        results = list(pool.map(one, range(total)))
+    return {"results": results, "wall_s": round(time.perf_counter() - started, 3)}
+
+
+def mlflow_snapshot(base: str, timeout: float) -> dict[str, Any]:
+    """Everything the tracking server holds that grading looks at: experiments, runs, models, versions."""
+    def call(path: str, payload: Any = None) -> Any:
+        url = base + path
+        reply = (json_request(url, payload, timeout) if payload is not None
+                 else request(url, timeout=timeout, cap=SCRAPE_CAP))
+        if reply.get("status") != 200:
+            raise RuntimeError(f"{path}: HTTP {reply.get('status')} {reply.get('error') or reply.get('body', '')[:200]}")
+        return json.loads(reply["body"])
+
+    try:
+        experiments = call("/api/2.0/mlflow/experiments/search", {"max_results": 1000}).get("experiments", [])
+        runs: list[Any] = []
+        ids = [e["experiment_id"] for e in experiments]
+        if ids:
+            runs = call("/api/2.0/mlflow/runs/search", {"experiment_ids": ids, "max_results": 1000,
+                                                         "run_view_type": "ALL"}).get("runs", [])
+        models = call("/api/2.0/mlflow/registered-models/search?max_results=1000").get("registered_models", [])
+        versions: list[Any] = []
+        for model in models:
+            name = urllib.parse.quote(f"name='{model['name']}'")
+            versions += call(f"/api/2.0/mlflow/model-versions/search?filter={name}&max_results=1000").get(
+                "model_versions", [])
+        return {"experiments": experiments, "runs": runs, "registered_models": models, "versions": versions}
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"[:500]}
+
+
+def main() -> int:
+    with open(sys.argv[1] if len(sys.argv) > 1 else "/grader/plan/plan.json", encoding="utf-8") as handle:
+        plan = json.load(handle)
+    timeout = float(plan.get("timeout", 5.0))
+    results = {}
+    for action in plan["actions"]:
+        results[action["label"]] = run_action(action, timeout)
+    sys.stdout.write(RESULT_MARKER + json.dumps(results) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Loads a registered model from the run's MLflow server and prints its predictions.
+
+This is the only place a candidate's model is deserialized, and it runs in a sandbox container: no
+work area, no hidden labels (only feature files), nothing of the grader but this file. The model
+metadata is read *before* the model is loaded, so a model that runs code when unpickled cannot
+change what was already reported about it.
+
+Usage: evaluate_model.py MODEL_URI NAME=FEATURES_CSV [NAME=FEATURES_CSV ...]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+RESULT_MARKER = "GRADER-PROBE-RESULT "
+
+
+def emit(result: dict[str, Any]) -> None:
+    sys.stdout.write(RESULT_MARKER + json.dumps(result, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def plain(value: Any) -> Any:
+    """numpy scalars and arrays to JSON values."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def main() -> int:
+    model_uri, datasets = sys.argv[1], dict(arg.split("=", 1) for arg in sys.argv[2:])
+    result: dict[str, Any] = {"model_uri": model_uri}
+    import mlflow
+    import pandas as pd
+
+    try:
+        info = mlflow.models.get_model_info(model_uri)
+        signature = info.signature
+        result["signature"] = None if signature is None else signature.to_dict()
+        result["flavors"] = sorted(info.flavors)
+        result["run_id"] = info.run_id
+    except Exception as exc:
+        result["info_error"] = f"{type(exc).__name__}: {exc}"[:500]
+    emit({"stage": "info", **result})
+    try:
+        model = mlflow.pyfunc.load_model(model_uri)
+    except Exception as exc:
+        result["load_error"] = f"{type(exc).__name__}: {exc}"[:1000]
+        emit(result)
+        return 0
+    predictions: dict[str, Any] = {}
+    for name, path in datasets.items():
+        frame = pd.read_csv(path)
+        try:
+            output = model.predict(frame)
+            if hasattr(output, "iloc") and getattr(output, "ndim", 1) == 2:
+                output = output.iloc[:, 0]
+            predictions[name] = [plain(v) for v in plain(output)]
+        except Exception as exc:
+            predictions[name] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+    result["predictions"] = predictions
+    emit(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
