@@ -50,7 +50,7 @@ def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
         service = ctx.services.get(params.service)
         if service is None:
             return CheckOutcome.failed(f"service {params.service!r} was not started")
-        evidence = {"message": service.message, "log_tail": service.log_tail[-3000:]}
+        evidence = {"service": params.service, "log_tail": service.log_tail[-3000:]}
         if service.ready:
             return CheckOutcome.passed(f"{params.service}: {service.message} after {service.ready_after_s or 0:.1f}s",
                                        **evidence)

@@ -53,11 +53,11 @@ def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
     if params.require == "exposition":
         names = sorted(f.name for f in before)
         return CheckOutcome.passed(f"{len(before)} metric families", families=names[:50])
-    if params.require == "names":
-        return _names(serving, before)
     after, problem = _scrape(serving, "scrape-after")
     if after is None:
         return CheckOutcome.failed(problem)
+    if params.require == "names":
+        return _names(serving, after)
     sent = sum(1 for r in serving["results"].get(COUNTER_WINDOW, {}).get("responses", []) if r.get("status"))
     manifest = facts.manifest.metrics
     if params.require == "counter":
@@ -78,7 +78,7 @@ def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
 
 def _names(serving: dict[str, Any], families: list[Family]) -> CheckOutcome:
     problems = naming_problems(families)
-    text = serving["results"].get("scrape-before", {}).get("body", "")
+    text = serving["results"].get("scrape-after", {}).get("body", "")
     promtool = promtool_problems(text)
     evidence = {"problems": problems, "promtool": promtool if promtool is not None else "not installed"}
     if problems:

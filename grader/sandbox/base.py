@@ -98,6 +98,8 @@ class Sandbox(ABC):
         self.run_id = run_id
         self.image = image
         self.limits = limits
+        # Paths copy_out refused (too large, unsafe entries) and why; copy_out returns None for them.
+        self.copy_refusals: dict[str, str] = {}
 
     # --- what a backend implements --------------------------------------------------------------
 
@@ -111,7 +113,8 @@ class Sandbox(ABC):
 
     @abstractmethod
     def copy_out(self, path: str, dest_dir: Path, max_bytes: int = 64 * 1024**2) -> Path | None:
-        """Copy ``path`` (relative to the work area) to ``dest_dir``; None when it does not exist."""
+        """Copy ``path`` (relative to the work area) to ``dest_dir``; None when it does not exist, or when
+        its content is refused (over ``max_bytes`` or unsafe): then ``copy_refusals[path]`` says why."""
 
     @abstractmethod
     def run(self, spec: RunSpec) -> StepResult:
