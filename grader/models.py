@@ -334,6 +334,10 @@ class CheckOutcome(BaseModel):
         return cls(status=status, message=message, score_fraction=max(0.0, min(1.0, fraction)), evidence=evidence)
 
     @classmethod
+    def skipped(cls, message: str) -> CheckOutcome:
+        return cls(status=Status.skipped, message=message, score_fraction=0)
+
+    @classmethod
     def errored(cls, message: str, **evidence: Any) -> CheckOutcome:
         return cls(status=Status.error, message=message, score_fraction=0, evidence=evidence)
 

@@ -48,6 +48,7 @@ class CheckType:
     params: type[CheckParams]
     evaluate: Callable[[Any, CheckContext], CheckOutcome]
     summary: str = ""
+    early: bool = False  # looks only at the submission as submitted: may run while the pipeline starts
 
     def __post_init__(self) -> None:
         if not (isinstance(self.params, type) and issubclass(self.params, CheckParams)):

@@ -1,7 +1,8 @@
 """``pytest``: runs the candidate's test suite inside the sandbox and reads its JUnit XML.
 
-The tests run in their own sandbox container (the candidate's code never runs on the host) with
-the work area as it was after the lab's steps. Passes when at least ``min_passed`` tests passed and,
+The tests run in their own sandbox container with no network (the candidate's code never runs on
+the host), on the submission as submitted — before the lab's steps, like a CI job on a fresh checkout
+(they may run while the lab's services start). Passes when at least ``min_passed`` tests passed and,
 with ``require_all_pass`` (the default), none failed or errored. Partial credit: with
 ``require_all_pass: false`` the points are shared in proportion of passed tests.
 
@@ -110,4 +111,4 @@ def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
     return CheckOutcome.passed(counts, **evidence)
 
 
-CHECK = CheckType(name="pytest", params=Params, evaluate=evaluate, summary=__doc__ or "")
+CHECK = CheckType(name="pytest", params=Params, evaluate=evaluate, summary=__doc__ or "", early=True)

@@ -9,6 +9,7 @@ a window of known requests). Judging is left to the check types.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,16 +52,30 @@ class Facts:
     scratch: Path
     _cache: dict[str, Any] = field(default_factory=dict)
 
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+
     def _once(self, key: str, collect: Callable[[], Any]) -> Any:
-        if key not in self._cache:
-            try:
-                self._cache[key] = collect()
-            except InfrastructureError as exc:
-                self._cache[key] = exc
-        value = self._cache[key]
+        with self._lock:  # the prefetch thread and the checks may ask at the same time
+            if key not in self._cache:
+                try:
+                    self._cache[key] = collect()
+                except InfrastructureError as exc:
+                    self._cache[key] = exc
+            value = self._cache[key]
         if isinstance(value, InfrastructureError):
             raise value
         return value
+
+    def applies(self) -> bool:
+        """Whether this lab runs a capstone pipeline these collectors can observe."""
+        return self.lab.lab.task is not None and any(s.id == TRACKING_SERVICE for s in self.lab.lab.services)
+
+    def prefetch(self) -> None:
+        """Gather the registry snapshot and the model evaluation ahead of the checks (errors stay cached)."""
+        try:
+            self.model_evaluation()
+        except InfrastructureError:
+            pass
 
     # --- names and data ------------------------------------------------------------------------
 

@@ -1,0 +1,195 @@
+"""The parts of a run that touch the sandbox: state of one run, steps, services, and the grader's probe.
+
+Only the runner uses this module; checks see its results through ``CheckContext`` and ``Facts``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shlex
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from grader import probe
+from grader.errors import InfrastructureError, LabError
+from grader.evidence import TRACKING_SERVICE, parse_probe_output
+from grader.labs import LoadedLab
+from grader.manifest import SubmissionManifest, default_manifest, load_manifest
+from grader.models import CheckResult, Limits, Report, ServiceResult, ServiceSpec, StepResult
+from grader.sandbox import Mount, RunSpec, Sandbox
+from grader.templating import render, render_number
+
+ARTIFACT_LIMIT = 64 * 1024**2
+PROBE_LIMITS = Limits(memory="1g", cpus=1, timeout=300, output="32m")
+
+
+class RunObserver(Protocol):
+    """Progress callbacks, so the CLI can show what happens without the library printing."""
+
+    def phase_started(self, phase: str) -> None: ...
+    def phase_finished(self, phase: str, seconds: float) -> None: ...
+    def log(self, message: str) -> None: ...
+    def step_finished(self, result: StepResult) -> None: ...
+    def service_started(self, result: ServiceResult) -> None: ...
+    def check_finished(self, result: CheckResult) -> None: ...
+
+
+class QuietObserver:
+    def phase_started(self, phase: str) -> None: ...
+    def phase_finished(self, phase: str, seconds: float) -> None: ...
+    def log(self, message: str) -> None: ...
+    def step_finished(self, result: StepResult) -> None: ...
+    def service_started(self, result: ServiceResult) -> None: ...
+    def check_finished(self, result: CheckResult) -> None: ...
+
+
+@dataclass
+class RunState:
+    """Mutable state of one grading run."""
+
+    lab: LoadedLab
+    report: Report
+    observer: RunObserver
+    clock: Callable[[], float]
+    scratch: Path
+    manifest: SubmissionManifest = field(default_factory=SubmissionManifest)
+    started_at_ms: int = 0
+    steps: dict[str, StepResult] = field(default_factory=dict)
+    services: dict[str, ServiceResult] = field(default_factory=dict)
+    _timing_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add_timing(self, name: str, seconds: float) -> None:
+        with self._timing_lock:
+            self.report.timing[name] = round(self.report.timing.get(name, 0) + seconds, 3)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        self.observer.phase_started(name)
+        started = self.clock()
+        try:
+            yield
+        finally:
+            elapsed = round(self.clock() - started, 3)
+            self.add_timing(name, elapsed)
+            self.observer.phase_finished(name, elapsed)
+
+
+def read_manifest(run: RunState, workspace: Path) -> SubmissionManifest:
+    """The submission's manifest over the lab's defaults; a broken one is reported and the defaults used."""
+    try:
+        manifest, path = load_manifest(workspace, run.lab.lab.manifest)
+        run.report.manifest = {"path": path.name if path else None, "error": None}
+    except LabError as exc:
+        manifest = default_manifest(run.lab.lab.manifest)
+        run.report.manifest = {"path": None, "error": f"capstone manifest ignored: {exc}"}
+        run.observer.log(run.report.manifest["error"] or "")
+    return manifest
+
+
+def data_mounts(lab: LoadedLab) -> tuple[Mount, ...]:
+    return tuple(Mount(source=lab.data_path(m.source), target=m.target) for m in lab.lab.data)
+
+
+def render_env(env: dict[str, str], manifest: SubmissionManifest) -> dict[str, str]:
+    return {name: render(value, manifest) for name, value in env.items()}
+
+
+def run_steps(run: RunState, sandbox: Sandbox) -> None:
+    """The lab's steps in order; a step whose needed step did not succeed is skipped with the reason."""
+    lab = run.lab.lab
+    for step in lab.steps:
+        failed_needs = [n for n in step.needs if not run.steps[n].succeeded]
+        if failed_needs:
+            result = StepResult(id=step.id, command=step.run, exit_code=None, duration_s=0,
+                                skipped_reason=f"needs step {failed_needs[0]!r}, which "
+                                f"{run.steps[failed_needs[0]].failure_reason}")
+        else:
+            spec = RunSpec(name=step.id, command=render(step.run, run.manifest), image=sandbox.image,
+                           limits=lab.limits.merged(step.limits), env=render_env(step.env, run.manifest),
+                           network=step.network, mounts=data_mounts(run.lab))
+            result = sandbox.run(spec)
+            _copy_artifacts(run, sandbox, step.artifacts)
+        run.steps[step.id] = result
+        run.report.steps.append(result)
+        run.observer.step_finished(result)
+
+
+def _copy_artifacts(run: RunState, sandbox: Sandbox, artifacts: list[str]) -> None:
+    for artifact in artifacts:
+        destination = run.scratch / "artifacts" / Path(artifact).parent
+        destination.mkdir(parents=True, exist_ok=True)
+        if sandbox.copy_out(artifact, destination, ARTIFACT_LIMIT) is None and artifact in sandbox.copy_refusals:
+            run.observer.log(f"artifact {artifact} not copied: {sandbox.copy_refusals[artifact]}")
+
+
+def start_services(run: RunState, sandbox: Sandbox, when: str) -> None:
+    """Start the lab's services of one start group and wait for each one's port (declared deadline)."""
+    for service in (s for s in run.lab.lab.services if s.start == when):
+        failed_needs = [n for n in service.needs if not run.steps[n].succeeded]
+        if failed_needs:
+            result = ServiceResult(id=service.id, ready=False,
+                                   message=f"not started: needs step {failed_needs[0]!r}, which did not succeed")
+        else:
+            port = int(render_number(service.port, run.manifest))
+            timeout = render_number(service.ready_timeout, run.manifest)
+            result = sandbox.start_service(service_spec(run, service, sandbox.image), port, timeout)
+        run.services[service.id] = result
+        run.report.services.append(result)
+        run.observer.service_started(result)
+
+
+def service_spec(run: RunState, service: ServiceSpec, image: str) -> RunSpec:
+    limits = run.lab.lab.limits.merged(service.limits)
+    if service.trusted:
+        # The grader's own service: no work area, none of the lab data, no submission.
+        return RunSpec(name=service.id, command=service.run, image=image, limits=limits, env=service.env,
+                       network=True, mount_work=False)
+    return RunSpec(name=service.id, command=render(service.run, run.manifest), image=image, limits=limits,
+                   env=render_env(service.env, run.manifest), network=True, mounts=data_mounts(run.lab))
+
+
+def collect_service_logs(run: RunState, sandbox: Sandbox) -> None:
+    """Log tails of every started service for the reviewer, taken before teardown removes them."""
+    for index, result in enumerate(run.report.services):
+        if result.message.startswith("not started"):
+            continue
+        try:
+            run.report.services[index] = result.model_copy(update={"log_tail": sandbox.service_logs(result.id)})
+        except InfrastructureError:
+            continue
+
+
+def tracking_uri(lab: LoadedLab) -> str:
+    service = next((s for s in lab.lab.services if s.id == TRACKING_SERVICE), None)
+    return f"http://{TRACKING_SERVICE}:{service.port}" if service else ""
+
+
+def probe_runner(run: RunState, sandbox: Sandbox) -> Callable[..., list[dict[str, Any]]]:
+    """Runs grader code from ``grader/probe`` in a sandbox container on the run network."""
+    counter = itertools.count()
+
+    def run_probe(script: str, plan: dict[str, Any] | None, arguments: list[str],
+                  files: Path | None) -> list[dict[str, Any]]:
+        folder = files or run.scratch / "probe" / f"plan-{next(counter)}"
+        folder.mkdir(parents=True, exist_ok=True)
+        if plan is not None:
+            (folder / "plan.json").write_text(json.dumps(plan))
+            arguments = [f"{probe.PLAN_MOUNT}/plan.json", *arguments]
+        command = shlex.join(["python3", f"{probe.MOUNT_POINT}/{script}.py", *arguments])
+        spec = RunSpec(name=f"probe-{script.replace('_', '-')}", command=command, image=sandbox.image,
+                       limits=PROBE_LIMITS, env={"MLFLOW_TRACKING_URI": tracking_uri(run.lab)}, network=True,
+                       mount_work=False, mounts=(Mount(probe.PROBE_DIR, probe.MOUNT_POINT),
+                                                 Mount(folder, probe.PLAN_MOUNT)))
+        result = sandbox.run(spec)
+        lines = parse_probe_output(result.stdout, probe.RESULT_MARKER)
+        if not lines:
+            raise InfrastructureError(f"the grader's {script} produced no result "
+                                      f"({result.failure_reason or 'exit 0'}): {result.stderr[-500:]}")
+        return lines
+
+    return run_probe
