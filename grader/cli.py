@@ -149,7 +149,8 @@ def cmd_lab(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> int:
         for lab_id in list_lab_ids(paths):
             loaded = load_lab(lab_id, paths)
             rubric = loaded.rubric.rubric
-            table.add_row(lab_id, loaded.lab.version, loaded.lab.title, str(len(rubric.checks)), f"{rubric.max_score:g}")
+            table.add_row(lab_id, loaded.lab.version, loaded.lab.title, str(len(rubric.checks)),
+                          f"{rubric.max_score:g}")
         out.print(table)
         return 0
     loaded = load_lab(args.lab, paths)
@@ -183,7 +184,8 @@ def cmd_rubric(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> i
     if not path.is_file():
         raise BadInputError(f"{path}: no such file")
     rubric = load_rubric(path).rubric
-    Console().print(f"[green]valid[/green] rubric {rubric.id}: {len(rubric.checks)} checks, {rubric.max_score:g} points")
+    Console().print(f"[green]valid[/green] rubric {rubric.id}: {len(rubric.checks)} checks, "
+                    f"{rubric.max_score:g} points")
     return 0
 
 

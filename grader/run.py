@@ -30,7 +30,13 @@ from grader.labs import LoadedLab, load_lab
 from grader.models import CheckResult, Report
 from grader.paths import ProjectPaths
 from grader.pipeline import (
-    QuietObserver, RunObserver, RunState, collect_service_logs, read_manifest, run_steps, start_services,
+    QuietObserver,
+    RunObserver,
+    RunState,
+    collect_service_logs,
+    read_manifest,
+    run_steps,
+    start_services,
 )
 from grader.report import write_reports
 from grader.sandbox import Sandbox

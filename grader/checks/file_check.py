@@ -40,7 +40,8 @@ def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
             **evidence,
         )
     if params.max_matches is not None and len(names) > params.max_matches:
-        return CheckOutcome.failed(f"{params.path}: {len(names)} found, at most {params.max_matches} allowed", **evidence)
+        return CheckOutcome.failed(f"{params.path}: {len(names)} found, at most {params.max_matches} allowed",
+                                   **evidence)
     too_small = [ctx.relative(p, params.where) for p in matches if p.stat().st_size < params.min_bytes]
     if too_small:
         return CheckOutcome.failed(

@@ -67,13 +67,14 @@ def _parity(params: Params, facts: Facts, serving: dict[str, Any]) -> CheckOutco
     if reference is None:
         return CheckOutcome.failed(f"the registered model could not be evaluated: {evaluation.load_error}")
     classes = facts.classes()
-    samples, agree = [], 0
+    samples: list[dict[str, Any]] = []
+    agree = 0
     for index, response in enumerate(responses):
         served = decode_prediction(response.get("body", "")) if _ok(response) else None
         expected = normalise(reference[index], classes)
         got = None if served is None else normalise(served, classes)
         agree += got == expected
-        if len(samples) < 5 or got != expected and len(samples) < 15:
+        if len(samples) < 5 or (got != expected and len(samples) < 15):
             samples.append({"request": serving["bodies"][index], "status": response.get("status"),
                             "response": response.get("body", response.get("error", ""))[:300],
                             "registered_model": expected})

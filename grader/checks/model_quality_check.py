@@ -52,7 +52,8 @@ def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
         if score < baseline + params.margin:
             return CheckOutcome.failed(f"{params.metric} {score:.3f} does not beat the majority baseline "
                                        f"{baseline:.3f} by {params.margin}", **evidence)
-        return CheckOutcome.passed(f"{params.metric} {score:.3f} beats the majority baseline {baseline:.3f}", **evidence)
+        return CheckOutcome.passed(f"{params.metric} {score:.3f} beats the majority baseline {baseline:.3f}",
+                                   **evidence)
     if score < params.min:
         return CheckOutcome.failed(f"{params.metric} {score:.3f} on hidden data, {params.min} needed", **evidence)
     return CheckOutcome.passed(f"{params.metric} {score:.3f} on {len(actual)} hidden rows", **evidence)

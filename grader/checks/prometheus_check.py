@@ -23,7 +23,14 @@ from pydantic import Field
 
 from grader.checks.base import CheckContext, CheckParams, CheckType
 from grader.evidence import Facts
-from grader.evidence.prometheus import Family, deltas, naming_problems, parse_exposition, pick, promtool_problems
+from grader.evidence.prometheus import (
+    Family,
+    deltas,
+    naming_problems,
+    parse_exposition,
+    pick,
+    promtool_problems,
+)
 from grader.evidence.serving import COUNTER_WINDOW
 from grader.models import CheckOutcome
 

@@ -30,8 +30,11 @@ from grader.models import CheckOutcome
 
 MAX_JUNIT_BYTES = 8 * 1024 * 1024
 EXIT_MEANING = {
-    1: "some tests failed", 2: "the run was interrupted (often an import error in a test module or conftest)",
-    3: "pytest hit an internal error", 4: "pytest was called wrongly (bad path or option)", 5: "no tests were collected",
+    1: "some tests failed",
+    2: "the run was interrupted (often an import error in a test module or conftest)",
+    3: "pytest hit an internal error",
+    4: "pytest was called wrongly (bad path or option)",
+    5: "no tests were collected",
 }
 
 

@@ -56,7 +56,7 @@ def lookup(document: Any, path: list[str | int]) -> list[Any]:
     """Every value reached by ``path`` (several when it has wildcards); empty when none exists."""
     values = [document]
     for part in path:
-        reached = []
+        reached: list[Any] = []
         for value in values:
             if part == "*":
                 if isinstance(value, dict):
@@ -90,7 +90,8 @@ def violation(params: Params, value: Any) -> str | None:
         return f"is {value!r}, expected {params.equals!r}"
     if params.one_of is not None and value not in params.one_of:
         return f"is {value!r}, expected one of {params.one_of!r}"
-    if params.pattern is not None and not re.search(params.pattern, value if isinstance(value, str) else json.dumps(value)):
+    text = value if isinstance(value, str) else json.dumps(value)
+    if params.pattern is not None and not re.search(params.pattern, text):
         return f"{str(value)[:80]!r} does not match {params.pattern!r}"
     if params.min is not None or params.max is not None:
         if isinstance(value, bool) or not isinstance(value, int | float):

@@ -8,6 +8,7 @@ a window of known requests). Judging is left to the check types.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Mapping
@@ -72,10 +73,8 @@ class Facts:
 
     def prefetch(self) -> None:
         """Gather the registry snapshot and the model evaluation ahead of the checks (errors stay cached)."""
-        try:
+        with contextlib.suppress(InfrastructureError):
             self.model_evaluation()
-        except InfrastructureError:
-            pass
 
     # --- names and data ------------------------------------------------------------------------
 
@@ -161,7 +160,7 @@ class Facts:
     def serving_plan(self) -> ServingPlan:
         plan = ServingPlan()
         for check in self.lab.rubric.rubric.checks:
-            params = self.lab.rubric.params[check.id]
+            params: Any = self.lab.rubric.params[check.id]
             require = getattr(params, "require", None)
             if check.type == "http" and require == "parity":
                 plan = _with(plan, parity_rows=max(plan.parity_rows, params.rows))

@@ -11,7 +11,7 @@ from typing import Any
 COUNTER_WINDOW = "counter-window"
 
 
-def encode_row(request_format: str, features: Sequence[str], row: Sequence[float]) -> Any:
+def encode_row(request_format: str, features: Sequence[str], row: Sequence[Any]) -> Any:
     """One row as a request body in the candidate's declared format."""
     values = list(row)
     if request_format == "flat":

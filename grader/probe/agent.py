@@ -92,7 +92,8 @@ def mlflow_snapshot(base: str, timeout: float) -> dict[str, Any]:
         reply = (json_request(url, payload, timeout) if payload is not None
                  else request(url, timeout=timeout, cap=SCRAPE_CAP))
         if reply.get("status") != 200:
-            raise RuntimeError(f"{path}: HTTP {reply.get('status')} {reply.get('error') or reply.get('body', '')[:200]}")
+            detail = reply.get("error") or reply.get("body", "")[:200]
+            raise RuntimeError(f"{path}: HTTP {reply.get('status')} {detail}")
         return json.loads(reply["body"])
 
     try:

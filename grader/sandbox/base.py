@@ -25,10 +25,12 @@ TRUNCATION_MARKER = "\n[... {omitted} bytes cut by the grader ...]\n"
 
 @dataclass(frozen=True)
 class Mount:
-    """A host path mounted read-only into a container."""
+    """A host path mounted into a container: read-only unless ``read_only=False`` (only the dependency
+    step's wheel output is writable, a fresh host folder the grader checks before trusting anything in it)."""
 
     source: Path
     target: str
+    read_only: bool = True
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,9 @@ class RunSpec:
 
     ``name`` is the logical id (step or service id); backends make the real container name unique.
     ``trusted`` marks the grader's own helper commands (probes): they get no work area.
+    ``egress`` puts the container on a network with a route out (the engine's default bridge) instead of the
+    run network, so it can reach a package index but none of the run's services; only the dependency step
+    uses it, always with ``mount_work=False``.
     """
 
     name: str
@@ -47,6 +52,7 @@ class RunSpec:
     network: bool = False
     mounts: tuple[Mount, ...] = ()
     mount_work: bool = True
+    egress: bool = False
 
     def environment(self) -> dict[str, str]:
         return {**BASE_ENVIRONMENT, **self.env}

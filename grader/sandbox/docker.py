@@ -73,13 +73,14 @@ def container_options(
 ) -> dict[str, Any]:
     """Keyword arguments for ``containers.create``: the hardening every candidate container gets.
 
-    ``network`` is the run network (joined only when ``spec.network``); ``volume`` the work volume
+    ``network`` is the run network (joined only when ``spec.network``, never by an ``egress`` spec, which
+    gets the engine's default bridge instead); ``volume`` the work volume
     (mounted only when ``spec.mount_work``). ``engine_logs`` keeps the output in the engine (capped at
     ``ENGINE_LOG_MAX_SIZE``) for services; steps stream theirs and skip the engine's log driver, which
     costs time on every line.
     """
     limits, fsize = spec.limits, parse_memory(spec.limits.fsize)
-    mounts = [DockerMount(m.target, str(m.source), type="bind", read_only=True) for m in spec.mounts]
+    mounts = [DockerMount(m.target, str(m.source), type="bind", read_only=m.read_only) for m in spec.mounts]
     if spec.mount_work and volume:
         mounts.insert(0, DockerMount(WORK_DIR, volume, type="volume", read_only=False))
     log = LogConfig(type="json-file", config={"max-size": ENGINE_LOG_MAX_SIZE, "max-file": "1"})
@@ -110,7 +111,11 @@ def container_options(
         "log_config": log if engine_logs else LogConfig(type="none"),
         "mounts": mounts,
     }
-    if spec.network and network:
+    if spec.egress:
+        # The engine's default bridge: a route out (NAT) to the package index, but no alias on and no route
+        # to the run's internal network, whose services stay out of reach.
+        options["network_mode"] = "bridge"
+    elif spec.network and network:
         options["network"] = network
         options["networking_config"] = {network: {"Aliases": [spec.name]}}
         # The engine's DNS never answers for unknown names on an internal network: without this a lookup

@@ -1,0 +1,89 @@
+"""Benchmark: grade the reference capstone several times and compare with the bare pipeline.
+
+Writes per-phase timings (min / median / max), the total grading time, the bare pipeline's time
+(the same containers started with plain docker commands, no checks: scripts/bare-pipeline.sh) and
+their ratio, plus the grader's peak memory, to a JSON file. Images must be built (make images).
+
+    python scripts/bench.py --runs 3 --out bench/results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from grader.engines import DockerEngine
+from grader.images import ensure_image
+from grader.labs import load_lab
+from grader.paths import project_paths
+from grader.run import GradeOptions, grade_submission
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {"min": round(min(values), 2), "median": round(statistics.median(values), 2), "max": round(max(values), 2)}
+
+
+def grade_once(lab_id: str, engine: DockerEngine) -> dict[str, float]:
+    paths = project_paths()
+    lab = load_lab(lab_id, paths)
+    with tempfile.TemporaryDirectory() as out:
+        started = time.perf_counter()
+        outcome = grade_submission(str(lab.reference_dir), lab_id, paths, engine,
+                                   GradeOptions(out_dir=Path(out), store=False))
+        wall = time.perf_counter() - started
+    report = outcome.report
+    if report.score != report.max_score:
+        failing = [c.id for c in report.checks if c.points < c.max_points]
+        raise SystemExit(f"the reference did not get full marks ({report.score}/{report.max_score}): {failing}")
+    return {**report.timing, "wall": wall}
+
+
+def bare_once(image: str, reference: Path) -> float:
+    completed = subprocess.run(["bash", "scripts/bare-pipeline.sh", image, str(reference)], capture_output=True,
+                               text=True, timeout=600, check=False)
+    if completed.returncode != 0:
+        raise SystemExit(f"bare pipeline failed:\n{completed.stderr[-2000:]}")
+    return float(json.loads(completed.stdout.strip().splitlines()[-1])["total"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--lab", default="mlops-capstone")
+    parser.add_argument("--out", type=Path, default=Path("bench/results.json"))
+    args = parser.parse_args()
+
+    paths = project_paths()
+    engine = DockerEngine(paths)
+    image = ensure_image(engine.client, load_lab(args.lab, paths).lab.image, paths)
+    reference = load_lab(args.lab, paths).reference_dir
+
+    grades = [grade_once(args.lab, engine) for _ in range(args.runs)]
+    bare = [bare_once(image.tag, reference) for _ in range(args.runs)]
+    phases = sorted({name for run in grades for name in run})
+    result = {
+        "lab": args.lab,
+        "runs": args.runs,
+        "image": image.tag,
+        "grade_seconds": spread([g["wall"] for g in grades]),
+        "bare_pipeline_seconds": spread(bare),
+        "ratio_median": round(statistics.median(g["wall"] for g in grades) / statistics.median(bare), 3),
+        "phases_seconds": {name: spread([g.get(name, 0.0) for g in grades]) for name in phases},
+        "grader_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
