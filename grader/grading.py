@@ -68,7 +68,7 @@ class RubricEvaluator:
         return CheckContext(
             submission_dir=self.workspace, artifacts_dir=self.run.scratch / "artifacts", scratch_dir=scratch,
             steps=self.run.steps, services=self.run.services, run_in_sandbox=self._run_in_sandbox,
-            copy_from_sandbox=self._copy_from_sandbox, facts=self.facts,
+            copy_from_sandbox=self._copy_from_sandbox, facts=self.facts, manifest=self.run.manifest,
         )
 
     def _run_in_sandbox(self, name: str, command: str, env: Mapping[str, str] | None = None) -> StepResult:

@@ -62,13 +62,22 @@ class MetricsSection(_Section):
 
 
 class ModelSection(_Section):
-    name: str | None = Field(None, description="registered model name (default: the lab's)")
+    name: str = Field("model", description="registered model name (the lab sets its own default)")
     alias: str | None = Field(None, description="alias that marks the served version (MLflow 2.9+ / 3.x)")
     stage: str | None = Field(None, description="legacy stage instead of an alias (MLflow 2.x), e.g. Production")
 
+    @property
+    def uri(self) -> str:
+        """The registry URI the server should load (given to candidates as MODEL_URI)."""
+        if self.alias:
+            return f"models:/{self.name}@{self.alias}"
+        return f"models:/{self.name}/{self.stage or 'latest'}"
+
 
 class TestsSection(_Section):
-    command: str = Field("python -m pytest -q tests", description="runs the candidate's tests")
+    command: str | None = Field(
+        None, description="a pytest command line (e.g. `pytest tests/unit -q`); default: the lab's test path"
+    )
 
 
 class SubmissionManifest(_Section):
@@ -118,13 +127,16 @@ def load_manifest(root: Path, lab_defaults: dict[str, Any] | None = None) -> tup
     path = find_manifest(root)
     if path is None:
         return default_manifest(defaults), None
-    document = load_yaml(path)
-    if not isinstance(document.data, dict):
-        raise LabError("the manifest must be a mapping of sections (train, serve, metrics, model, tests)",
-                       f"{path.name}:1")
+    if path.stat().st_size == 0 or not path.read_bytes().strip():
+        return default_manifest(defaults), path
     try:
+        document = load_yaml(path)
+        if not isinstance(document.data, dict):
+            raise LabError("the manifest must be a mapping of sections (train, serve, metrics, model, tests)",
+                           f"{path}:1")
         return document.validate(SubmissionManifest, _merge(defaults, document.data)), path
     except LabError as exc:
+        # The candidate knows the file by its name in their repository, not by the grader's temporary path.
         raise LabError(str(exc).replace(str(path), path.name)) from None
 
 

@@ -73,6 +73,7 @@ class CheckContext:
     run_in_sandbox: SandboxRunner
     copy_from_sandbox: SandboxCopier
     facts: Any = None  # grader.evidence.Facts for labs that run a capstone pipeline
+    manifest: Any = None  # grader.manifest.SubmissionManifest of this submission
 
     def require_facts(self) -> Any:
         from grader.errors import InfrastructureError

@@ -173,8 +173,12 @@ def _metric_matches(params: Params, facts: Facts, snapshot: MlflowSnapshot) -> C
     if predictions is None:
         why = evaluation.errors.get(params.dataset) or evaluation.load_error or "no predictions"
         return CheckOutcome.failed(f"the registered model could not be evaluated: {why}", claimed=claimed)
+    actual = facts.labels(params.dataset)
+    if len(predictions) != len(actual):
+        return CheckOutcome.failed(f"the model returned {len(predictions)} predictions for {len(actual)} rows",
+                                   claimed=claimed)
     classes = facts.classes()
-    measured = METRICS[params.score]([normalise(p, classes) for p in predictions], facts.labels(params.dataset))
+    measured = METRICS[params.score]([normalise(p, classes) for p in predictions], actual)
     evidence = {"metric": params.metric, "claimed": claimed, "measured": round(measured, 4),
                 "dataset": params.dataset, "run_id": run.run_id,
                 "model_version": evaluation.version.version if evaluation.version else None}

@@ -76,15 +76,35 @@ def parse_junit(xml_text: str) -> JUnitSummary:
     return summary
 
 
+PYTEST_PREFIXES = (["pytest"], ["python", "-m", "pytest"], ["python3", "-m", "pytest"])
+
+
+def pytest_arguments(params: Params, manifest_command: str | None) -> tuple[str, str | None]:
+    """The arguments to give pytest: the manifest's own pytest command line when it is one, else the
+    rubric's path. The second value explains why a manifest command was not used."""
+    default = f"{shlex.quote(params.path)} {params.args}".strip()
+    if not manifest_command:
+        return default, None
+    try:
+        words = shlex.split(manifest_command)
+    except ValueError:
+        return default, f"tests.command {manifest_command!r} is not a valid command line"
+    for prefix in PYTEST_PREFIXES:
+        if words[: len(prefix)] == prefix:
+            return shlex.join(words[len(prefix):]), None
+    return default, f"tests.command {manifest_command!r} is not a pytest command; ran pytest on {params.path}"
+
+
 def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
     report_name = f".grader-junit-{secrets.token_hex(8)}.xml"
-    command = (
-        f"python -m pytest {shlex.quote(params.path)} -p no:cacheprovider -q "
-        f"--junitxml={report_name} {params.args}".strip()
-    )
+    manifest_command = ctx.manifest.tests.command if ctx.manifest is not None else None
+    arguments, note = pytest_arguments(params, manifest_command)
+    command = f"python -m pytest {arguments} -p no:cacheprovider --junitxml={report_name}"
     result = ctx.run_in_sandbox("pytest", command, {})
     evidence: dict[str, Any] = {"command": command, "exit_code": result.exit_code,
                                 "output_tail": (result.stdout + result.stderr)[-3000:]}
+    if note:
+        evidence["note"] = note
     if result.timed_out:
         return CheckOutcome.failed(f"the test suite {result.failure_reason}", **evidence)
     copied = ctx.copy_from_sandbox(report_name, ctx.scratch_dir)

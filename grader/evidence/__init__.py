@@ -80,7 +80,7 @@ class Facts:
 
     @property
     def model_name(self) -> str:
-        return self.manifest.model.name or "model"
+        return self.manifest.model.name
 
     def tracking_url(self) -> str:
         service = next((s for s in self.lab.lab.services if s.id == TRACKING_SERVICE), None)

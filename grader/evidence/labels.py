@@ -35,13 +35,25 @@ def normalise(value: Any, classes: Sequence[str]) -> str:
                 return normalise(value[key], classes)
     if isinstance(value, bool):
         value = int(value)
-    if isinstance(value, int | float) and classes and all(not c.lstrip("-").isdigit() for c in classes):
+    if isinstance(value, int | float) and classes and not any(_is_number(c) for c in classes):
         index = int(value)
         if float(value) == index and 0 <= index < len(classes):
             return classes[index]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        numeric = {float(c): c for c in classes if _is_number(c)}
+        if float(value) in numeric:
+            return numeric[float(value)]
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value).strip()
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def accuracy(predicted: Sequence[str], actual: Sequence[str]) -> float:
@@ -52,7 +64,8 @@ def accuracy(predicted: Sequence[str], actual: Sequence[str]) -> float:
 
 def f1_macro(predicted: Sequence[str], actual: Sequence[str]) -> float:
     scores = []
-    for label in sorted(set(actual)):
+    # Like scikit-learn: a label only ever predicted counts too (with an F1 of 0).
+    for label in sorted(set(actual) | set(predicted)):
         tp = sum(p == a == label for p, a in zip(predicted, actual, strict=True))
         fp = sum(p == label != a for p, a in zip(predicted, actual, strict=True))
         fn = sum(a == label != p for p, a in zip(predicted, actual, strict=True))

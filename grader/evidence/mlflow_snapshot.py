@@ -62,7 +62,8 @@ class MlflowSnapshot:
             model["name"]: {a["alias"]: str(a["version"]) for a in model.get("aliases", [])}
             for model in raw.get("registered_models", [])
         }
-        return cls(runs=[Run.from_api(r) for r in raw.get("runs", [])],
+        live = [r for r in raw.get("runs", []) if r.get("info", {}).get("lifecycle_stage", "active") != "deleted"]
+        return cls(runs=[Run.from_api(r) for r in live],
                    versions=[ModelVersion.from_api(v) for v in raw.get("versions", [])], aliases=aliases)
 
     def runs_since(self, started_ms: int) -> list[Run]:

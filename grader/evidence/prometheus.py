@@ -11,22 +11,30 @@ from dataclasses import dataclass
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
+DEFAULT_COLLECTORS = ("python_", "process_")  # prometheus_client's own, present in every registry
 SNAKE_CASE = re.compile(r"^[a-z_:][a-z0-9_:]*$")
 TIME_WORDS = re.compile(r"(latency|duration|time|elapsed)")
+
+
+SAMPLE_NAME = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
 class Family:
     name: str
     type: str
-    samples: dict[str, float]  # sample name with labels → value
+    samples: dict[str, float]  # sample name with labels → value (as the parser normalises it)
+    exposed: frozenset[str] = frozenset()  # sample names exactly as the server wrote them
 
 
 def parse_exposition(text: str) -> list[Family]:
     """Parse with prometheus_client's own parser; raises ValueError on invalid text."""
+    # The parser renames a counter's samples to <name>_total; naming rules need the names as written.
+    written = {m.group(1) for m in SAMPLE_NAME.finditer(text) if not m.group(0).lstrip().startswith("#")}
     families = []
     for metric in text_string_to_metric_families(text):
-        families.append(Family(name=metric.name, type=metric.type, samples=_samples(metric)))
+        exposed = frozenset(n for n in written if n == metric.name or n.startswith(metric.name + "_"))
+        families.append(Family(name=metric.name, type=metric.type, samples=_samples(metric), exposed=exposed))
     return families
 
 
@@ -71,6 +79,7 @@ def pick(candidates: list[Delta], expected: float, preferred: str | None) -> Del
     if preferred:
         wanted = preferred.removesuffix("_total")
         return next((d for d in candidates if d.name in (preferred, wanted)), None)
+    candidates = [d for d in candidates if not d.name.startswith(DEFAULT_COLLECTORS)]
     if not candidates:
         return None
     return min(candidates, key=lambda d: (abs(d.change - expected), not re.search("request|predict", d.name)))
@@ -80,13 +89,12 @@ def naming_problems(families: list[Family]) -> list[str]:
     """Prometheus naming conventions: snake_case, counters end in _total, timings carry _seconds."""
     problems = []
     for family in families:
-        if family.name.startswith(("python_", "process_")):
-            continue  # prometheus_client's default collectors
+        if family.name.startswith(DEFAULT_COLLECTORS):
+            continue
         if not SNAKE_CASE.match(family.name):
             problems.append(f"{family.name}: not snake_case")
-        sample_names = {k.split("{", 1)[0] for k in family.samples}
         # A labelled counter has no sample before its first increment: nothing to judge then.
-        if family.type == "counter" and sample_names and not any(n.endswith("_total") for n in sample_names):
+        if family.type == "counter" and family.exposed and not any(n.endswith("_total") for n in family.exposed):
             problems.append(f"{family.name}: a counter's samples should end in _total")
         if family.type in ("histogram", "summary") and TIME_WORDS.search(family.name) and not family.name.endswith(
             "_seconds"

@@ -12,3 +12,14 @@ def test_junit_counts_come_from_test_cases_not_the_suite_totals():
     summary = parse_junit(JUNIT)
     assert (summary.tests, summary.passed, summary.failed, summary.errors, summary.skipped) == (4, 1, 1, 1, 1)
     assert summary.failures[0] == {"test": "tests.test_a::test_bad", "kind": "failure", "message": "assert 1 == 2"}
+
+
+def test_the_manifest_pytest_command_is_used_and_other_commands_fall_back_to_the_rubric_path():
+    from grader.checks.pytest_check import Params, pytest_arguments
+
+    params = Params(path="tests", args="-q")
+    assert pytest_arguments(params, None) == ("tests -q", None)
+    assert pytest_arguments(params, "python -m pytest tests/unit -x") == ("tests/unit -x", None)
+    assert pytest_arguments(params, "pytest") == ("", None)
+    arguments, note = pytest_arguments(params, "make test")
+    assert arguments == "tests -q" and "not a pytest command" in note
