@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-LAB ?= train-and-test
+LAB ?= mlops-capstone
 DEMO_OUT ?= grader-reports/demo
 
 .PHONY: help setup engine images demo test test-unit test-integration lint bench clean
