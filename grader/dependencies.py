@@ -34,7 +34,7 @@ import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 try:
     from packaging.requirements import InvalidRequirement, Requirement
@@ -112,7 +112,7 @@ class RequirementSet:
     requirements: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
-    invalid: list[str] = field(default_factory=list)
+    invalid: list[tuple[str, str]] = field(default_factory=list)  # (requirement as written, why)
     notes: list[str] = field(default_factory=list)
     skip_patterns: tuple[str, ...] = ()
 
@@ -164,22 +164,17 @@ def prepare_dependencies(
     ``cache_dir/candidate-wheels/<digest>``. A candidate's fault is a ``failed`` outcome, never an exception.
     """
     found = read_requirements(submission_dir, skip)
-    common = {"requirement_files": found.files, "requirements": found.requirements, "skipped": found.skipped,
-              "ignored": found.ignored}
     if not found.files:
         notes = "; ".join(found.notes)
-        return DependencyOutcome("none", "no requirements.txt, pyproject.toml dependencies or requirements.lock"
-                                 + (f" ({notes})" if notes else "") + ": graded with the lab's runtime stack",
-                                 **common)  # type: ignore[arg-type]
+        return _outcome(found, "none", "no requirements.txt, pyproject.toml dependencies or requirements.lock"
+                        + (f" ({notes})" if notes else "") + ": graded with the lab's runtime stack")
     if found.invalid:
-        return DependencyOutcome("failed", "; ".join(found.invalid) + _notes(found),
-                                 failed_requirements=[entry.split(": ", 1)[-1] for entry in found.invalid],
-                                 **common)  # type: ignore[arg-type]
+        return _outcome(found, "failed", "; ".join(why for _, why in found.invalid),
+                        failed_requirements=[text for text, _ in found.invalid])
     pins = runtime_pins(runtime_requirements) if runtime_requirements else {}
     if not unmet(found.requirements, pins):
-        return DependencyOutcome("satisfied", f"the runtime stack meets all {len(found.requirements)} "
-                                 f"requirement(s) of {', '.join(found.files)}" + _notes(found),
-                                 **common)  # type: ignore[arg-type]
+        return _outcome(found, "satisfied", f"the runtime stack meets all {len(found.requirements)} "
+                        f"requirement(s) of {', '.join(found.files)}")
     digest = requirement_digest(found.requirements, image)
     wheelhouse = cache_dir / "candidate-wheels" / digest
     cached = (wheelhouse / ".complete").is_file()
@@ -187,10 +182,16 @@ def prepare_dependencies(
         failure = _build_wheelhouse(sandbox, found, wheelhouse, image=image, limits=limits,
                                     index=index or host_index_settings())
         if failure is not None:
-            return DependencyOutcome("failed", failure[0].reason + _notes(found), digest=digest,
-                                     failed_requirements=failure[0].requirements, log_tail=failure[1],
-                                     **common)  # type: ignore[arg-type]
+            return _outcome(found, "failed", failure[0].reason, digest=digest,
+                            failed_requirements=failure[0].requirements, log_tail=failure[1])
     return _install(sandbox, found, wheelhouse, digest, cached, image=image, limits=limits)
+
+
+def _outcome(found: RequirementSet, status: Status, message: str, **fields: Any) -> DependencyOutcome:
+    """An outcome carrying what was read, with the skipped and ignored lines appended to the message."""
+    return DependencyOutcome(status, message + _notes(found), requirement_files=found.files,
+                             requirements=found.requirements, skipped=found.skipped, ignored=found.ignored,
+                             **fields)
 
 
 def _build_wheelhouse(
@@ -279,6 +280,7 @@ for wheel in sorted(Path({WHEELS_MOUNT!r}).glob("*.whl")):
         shadowed.append(f"{{canonical(name)}} {{have}} -> {{version}}")
     chosen.append(wheel)
 code = 0
+shutil.rmtree({DEPS_DIR!r}, ignore_errors=True)  # whatever the submission brought under that name
 if chosen:
     code = subprocess.call([sys.executable, "-I", "-m", "pip", "install", "--no-index", "--no-deps", "--no-cache-dir",
                             "--disable-pip-version-check", "--no-warn-script-location", "--target", {DEPS_DIR!r},
@@ -295,33 +297,29 @@ def _install(
     limits: Limits,
 ) -> DependencyOutcome:
     """Install the cached wheels into the work area, with no network; nothing to install means satisfied."""
-    common = {"requirement_files": found.files, "requirements": found.requirements, "skipped": found.skipped,
-              "ignored": found.ignored, "digest": digest, "cached": cached}
     source = f"{', '.join(found.files)}{' (cached wheels)' if cached else ''}"
+    already = f"the runtime stack already has every package {source} resolves to"
     if not any(wheelhouse.glob("*.whl")):
-        return DependencyOutcome("satisfied", f"the runtime stack already has every package {source} resolves "
-                                 "to" + _notes(found), **common)  # type: ignore[arg-type]
+        return _outcome(found, "satisfied", already, digest=digest, cached=cached)
     spec = RunSpec(name="dependencies-install", command=f"python3 -I -c {shlex.quote(_INSTALL_SCRIPT)}",
                    image=image, limits=limits, mounts=(Mount(wheelhouse, WHEELS_MOUNT),))
     result = sandbox.run(spec)
     log = result.stdout + result.stderr
     line = next((ln for ln in result.stdout.splitlines() if ln.startswith(RESULT_MARKER)), None)
     if not result.succeeded or line is None:
-        return DependencyOutcome("failed", f"installing the wheels built for {source} failed "
-                                 f"({result.failure_reason or 'no result'}): {_last_error(log)}" + _notes(found),
-                                 log_tail=log[-LOG_TAIL_CHARS:], **common)  # type: ignore[arg-type]
+        return _outcome(found, "failed", f"installing the wheels built for {source} failed "
+                        f"({result.failure_reason or 'no result'}): {_last_error(log)}", digest=digest,
+                        cached=cached, log_tail=log[-LOG_TAIL_CHARS:])
     done = json.loads(line[len(RESULT_MARKER):])
     installed, shadowed = list(done["installed"]), list(done["shadowed"])
     if not installed:
-        return DependencyOutcome("satisfied", f"the runtime stack already has every package {source} resolves "
-                                 "to" + _notes(found), **common)  # type: ignore[arg-type]
-    names = ", ".join(_wheel_label(w) for w in installed)
-    message = f"installed {len(installed)} package(s) from {source} into {DEPS_DIR}: {names}"
+        return _outcome(found, "satisfied", already, digest=digest, cached=cached)
+    message = f"installed {len(installed)} package(s) from {source} into {DEPS_DIR}: " + \
+        ", ".join(_wheel_label(w) for w in installed)
     if shadowed:
         message += f"; they replace the runtime's {', '.join(shadowed)}"
-    return DependencyOutcome("installed", message + _notes(found), wheels=installed, shadowed=shadowed,
-                             log_tail=log[-LOG_TAIL_CHARS:], env={"PYTHONPATH": DEPS_DIR},
-                             **common)  # type: ignore[arg-type]
+    return _outcome(found, "installed", message, digest=digest, cached=cached, wheels=installed, shadowed=shadowed,
+                    log_tail=log[-LOG_TAIL_CHARS:], env={"PYTHONPATH": DEPS_DIR})
 
 
 # --- reading the submission's requirement files (host side, text only) -----------------------------------
@@ -444,7 +442,7 @@ def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
     pending, first = "", 0
     for number, raw in enumerate(text.splitlines(), 1):
         first = first or number
-        if raw.endswith("\\"):
+        if raw.endswith("\\") and not raw.lstrip().startswith("#"):  # as pip: a comment never continues
             pending += raw[:-1]
             continue
         line = re.sub(r"(^|\s)#.*$", "", pending + raw).strip()
@@ -468,7 +466,7 @@ def _add_requirement(found: RequirementSet, where: str, text: str) -> None:
     try:
         requirement = Requirement(text)
     except InvalidRequirement as exc:
-        found.invalid.append(f"{where}: {_shorten(text)!r} is not a valid requirement ({exc})")
+        found.invalid.append((text, f"{where}: {_shorten(text)!r} is not a valid requirement ({exc})"))
         return
     if requirement.url:
         found.ignored.append(f"{where}: {_shorten(text)} (direct URLs and local paths are not installed)")
@@ -483,7 +481,7 @@ def _add_requirement(found: RequirementSet, where: str, text: str) -> None:
     if line in found.requirements:
         return
     if len(found.requirements) >= MAX_REQUIREMENTS:
-        found.invalid.append(f"{where}: more than {MAX_REQUIREMENTS} requirements")
+        found.invalid.append((text, f"{where}: more than {MAX_REQUIREMENTS} requirements, the grader reads no more"))
         return
     found.requirements.append(line)
 

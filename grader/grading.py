@@ -15,7 +15,7 @@ from grader.checks.base import CheckContext
 from grader.errors import InfrastructureError
 from grader.evidence import Facts
 from grader.models import CheckOutcome, CheckResult, CheckSpec, StepResult
-from grader.pipeline import ARTIFACT_LIMIT, RunState, data_mounts, probe_runner
+from grader.pipeline import ARTIFACT_LIMIT, RunState, candidate_env, data_mounts, probe_runner
 from grader.sandbox import RunSpec, Sandbox
 from grader.scoring import result_from_outcome, skip_reason
 
@@ -69,12 +69,13 @@ class RubricEvaluator:
             submission_dir=self.workspace, artifacts_dir=self.run.scratch / "artifacts", scratch_dir=scratch,
             steps=self.run.steps, services=self.run.services, run_in_sandbox=self._run_in_sandbox,
             copy_from_sandbox=self._copy_from_sandbox, facts=self.facts, manifest=self.run.manifest,
+            dependencies=self.run.dependencies,
         )
 
     def _run_in_sandbox(self, name: str, command: str, env: Mapping[str, str] | None = None) -> StepResult:
         lab = self.run.lab
         spec = RunSpec(name=name, command=command, image=self.sandbox.image, limits=lab.lab.limits,
-                       env=dict(env or {}), network=False, mounts=data_mounts(lab))
+                       env=candidate_env(self.run, dict(env or {})), network=False, mounts=data_mounts(lab))
         return self.sandbox.run(spec)
 
     def _copy_from_sandbox(self, path: str, dest: Path) -> Path | None:

@@ -137,6 +137,16 @@ class ServiceSpec(StrictModel):
         return value
 
 
+class DependencyPolicy(StrictModel):
+    """Whether and how the submission's own requirements are installed before its steps run."""
+
+    install: bool = Field(False, description="resolve and install the submission's requirements")
+    skip: list[str] = Field(default_factory=list, description="packages grading never needs (globs: jupyter*)")
+    on_failure: Literal["continue", "stop"] = Field(
+        "continue", description="continue: go on with the lab's runtime stack; stop: skip every step"
+    )
+
+
 class Task(StrictModel):
     """The prediction task, for checks that score models: label column and feature columns in order."""
 
@@ -159,6 +169,7 @@ class Lab(StrictModel):
     services: list[ServiceSpec] = Field(default_factory=list)
     reference: str = Field("reference", description="folder of the reference solution")
     task: Task | None = None
+    dependencies: DependencyPolicy = DependencyPolicy()
     hidden: dict[str, str] = Field(
         default_factory=dict,
         description="hidden data sets (name → path in the lab folder); never mounted where candidate code runs",
@@ -321,15 +332,15 @@ class CheckOutcome(BaseModel):
     evidence: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
-    def passed(cls, message: str, **evidence: Any) -> CheckOutcome:
+    def passed(cls, message: str, /, **evidence: Any) -> CheckOutcome:
         return cls(status=Status.passed, message=message, evidence=evidence)
 
     @classmethod
-    def failed(cls, message: str, **evidence: Any) -> CheckOutcome:
+    def failed(cls, message: str, /, **evidence: Any) -> CheckOutcome:
         return cls(status=Status.failed, message=message, score_fraction=0, evidence=evidence)
 
     @classmethod
-    def partial(cls, fraction: float, message: str, **evidence: Any) -> CheckOutcome:
+    def partial(cls, fraction: float, message: str, /, **evidence: Any) -> CheckOutcome:
         status = Status.passed if fraction >= 1 else Status.failed
         return cls(status=status, message=message, score_fraction=max(0.0, min(1.0, fraction)), evidence=evidence)
 
@@ -338,7 +349,7 @@ class CheckOutcome(BaseModel):
         return cls(status=Status.skipped, message=message, score_fraction=0)
 
     @classmethod
-    def errored(cls, message: str, **evidence: Any) -> CheckOutcome:
+    def errored(cls, message: str, /, **evidence: Any) -> CheckOutcome:
         return cls(status=Status.error, message=message, score_fraction=0, evidence=evidence)
 
 
@@ -377,6 +388,7 @@ class Report(BaseModel):
     submission: SubmissionInfo | None = None
     images: dict[str, str] = Field(default_factory=dict)
     manifest: dict[str, str | None] = Field(default_factory=dict)
+    dependencies: dict[str, Any] | None = None
     sections: dict[str, str] = Field(default_factory=dict, description="section id → title, in rubric order")
     backend: str = "docker"
     outcome: Literal["graded", "error"] = "graded"

@@ -61,6 +61,9 @@ class RunState:
     started_at_ms: int = 0
     steps: dict[str, StepResult] = field(default_factory=dict)
     services: dict[str, ServiceResult] = field(default_factory=dict)
+    candidate_env: dict[str, str] = field(default_factory=dict)  # e.g. PYTHONPATH of installed requirements
+    dependencies: Any = None  # grader.dependencies.DependencyOutcome
+    blocked_reason: str | None = None  # set when no step may run (dependencies failed with on_failure: stop)
     _timing_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_timing(self, name: str, seconds: float) -> None:
@@ -99,18 +102,50 @@ def render_env(env: dict[str, str], manifest: SubmissionManifest) -> dict[str, s
     return {name: render(value, manifest) for name, value in env.items()}
 
 
+def candidate_env(run: RunState, env: dict[str, str]) -> dict[str, str]:
+    """A candidate container's environment: the lab's (rendered) plus the installed requirements' path."""
+    rendered = render_env(env, run.manifest)
+    merged = {**run.candidate_env, **rendered}
+    if "PYTHONPATH" in run.candidate_env and "PYTHONPATH" in rendered:
+        merged["PYTHONPATH"] = f"{run.candidate_env['PYTHONPATH']}:{rendered['PYTHONPATH']}"
+    return merged
+
+
+def install_dependencies(run: RunState, sandbox: Sandbox, workspace: Path, cache: Path, sandboxes: Path) -> None:
+    """The submission's own requirements, per the lab's policy (see grader.dependencies)."""
+    from dataclasses import asdict
+
+    from grader.dependencies import DEPENDENCY_LIMITS, prepare_dependencies
+
+    policy = run.lab.lab.dependencies
+    if not policy.install:
+        return
+    outcome = prepare_dependencies(sandbox, workspace, cache, image=sandbox.image, limits=DEPENDENCY_LIMITS,
+                                   skip=policy.skip,
+                                   runtime_requirements=sandboxes / run.lab.lab.image / "requirements.txt")
+    run.dependencies = outcome
+    run.candidate_env = dict(outcome.env)
+    run.report.dependencies = {k: v for k, v in asdict(outcome).items() if k != "env"}
+    run.observer.log(f"dependencies: {outcome.status}: {outcome.message[:200]}")
+    if outcome.status == "failed" and policy.on_failure == "stop":
+        run.blocked_reason = f"the submission's requirements could not be installed: {outcome.message[:300]}"
+
+
 def run_steps(run: RunState, sandbox: Sandbox) -> None:
     """The lab's steps in order; a step whose needed step did not succeed is skipped with the reason."""
     lab = run.lab.lab
     for step in lab.steps:
         failed_needs = [n for n in step.needs if not run.steps[n].succeeded]
-        if failed_needs:
+        if run.blocked_reason:
+            result = StepResult(id=step.id, command=step.run, exit_code=None, duration_s=0,
+                                skipped_reason=run.blocked_reason)
+        elif failed_needs:
             result = StepResult(id=step.id, command=step.run, exit_code=None, duration_s=0,
                                 skipped_reason=f"needs step {failed_needs[0]!r}, which "
                                 f"{run.steps[failed_needs[0]].failure_reason}")
         else:
             spec = RunSpec(name=step.id, command=render(step.run, run.manifest), image=sandbox.image,
-                           limits=lab.limits.merged(step.limits), env=render_env(step.env, run.manifest),
+                           limits=lab.limits.merged(step.limits), env=candidate_env(run, step.env),
                            network=step.network, mounts=data_mounts(run.lab))
             result = sandbox.run(spec)
             _copy_artifacts(run, sandbox, step.artifacts)
@@ -150,7 +185,7 @@ def service_spec(run: RunState, service: ServiceSpec, image: str) -> RunSpec:
         return RunSpec(name=service.id, command=service.run, image=image, limits=limits, env=service.env,
                        network=True, mount_work=False)
     return RunSpec(name=service.id, command=render(service.run, run.manifest), image=image, limits=limits,
-                   env=render_env(service.env, run.manifest), network=True, mounts=data_mounts(run.lab))
+                   env=candidate_env(run, service.env), network=True, mounts=data_mounts(run.lab))
 
 
 def collect_service_logs(run: RunState, sandbox: Sandbox) -> None:

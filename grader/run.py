@@ -34,6 +34,7 @@ from grader.pipeline import (
     RunObserver,
     RunState,
     collect_service_logs,
+    install_dependencies,
     read_manifest,
     run_steps,
     start_services,
@@ -99,7 +100,7 @@ def grade_submission(
         report.submission = workspace.info
         run.manifest = read_manifest(run, workspace.path)
         try:
-            _execute(run, engine, workspace.path)
+            _execute(run, engine, workspace.path, paths)
         except GraderError as exc:
             report.outcome, report.error = "error", str(exc)
         except KeyboardInterrupt:
@@ -124,7 +125,7 @@ def _new_report(lab: LoadedLab, run_id: str, backend: str) -> Report:
     )
 
 
-def _execute(run: RunState, engine: Engine, workspace: Path) -> None:
+def _execute(run: RunState, engine: Engine, workspace: Path, paths: ProjectPaths) -> None:
     with run.phase("images"):
         tag, digest = engine.prepare_image(run.lab.lab.image, run.observer.log)
         run.report.images[run.lab.lab.image] = digest
@@ -135,6 +136,8 @@ def _execute(run: RunState, engine: Engine, workspace: Path) -> None:
             sandbox.open()
             run.started_at_ms = int(time.time() * 1000)
             sandbox.copy_in(workspace)
+        with run.phase("dependencies"):
+            install_dependencies(run, sandbox, workspace, paths.cache, paths.sandboxes)
         evaluator = RubricEvaluator(run, sandbox, workspace)
         early = {check.id: background.submit(_timed, run, "early-checks", evaluator.grade, section, check, {})
                  for section, check in evaluator.early_checks()}

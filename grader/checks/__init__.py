@@ -18,6 +18,7 @@ ENTRY_POINT_GROUP = "capstone_grader.checks"
 
 BUILTIN_CHECKS = {
     "command": "grader.checks.command_check:CHECK",
+    "dependencies": "grader.checks.dependencies_check:CHECK",
     "file": "grader.checks.file_check:CHECK",
     "http": "grader.checks.http_check:CHECK",
     "mlflow": "grader.checks.mlflow_check:CHECK",

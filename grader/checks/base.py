@@ -74,6 +74,7 @@ class CheckContext:
     copy_from_sandbox: SandboxCopier
     facts: Any = None  # grader.evidence.Facts for labs that run a capstone pipeline
     manifest: Any = None  # grader.manifest.SubmissionManifest of this submission
+    dependencies: Any = None  # grader.dependencies.DependencyOutcome when the lab installs requirements
 
     def require_facts(self) -> Any:
         from grader.errors import InfrastructureError
