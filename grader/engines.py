@@ -24,9 +24,11 @@ class DockerEngine:
     @property
     def client(self) -> Any:
         if self._client is None:
-            from grader.sandbox.docker import docker_client
+            from grader.sandbox.docker import cleanup_leftovers, docker_client
 
             self._client = docker_client()
+            # A grader killed mid-run could not tear down; whatever its dead process left goes now.
+            cleanup_leftovers(self._client, only_dead_owners=True)
         return self._client
 
     def prepare_image(self, image_name: str, log: Callable[[str], None]) -> tuple[str, str]:
