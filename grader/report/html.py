@@ -76,16 +76,17 @@ def _view(report: Report) -> dict[str, Any]:
         step["stderr_tail"], step["stderr_tail_omitted"] = tail(step["stderr"], OUTPUT_TAIL_CHARS)
     for service in view["services"]:
         service["log_tail"], service["log_tail_omitted"] = tail(service["log_tail"], OUTPUT_TAIL_CHARS)
-    view["sections"] = _group_by_section(view["checks"])
+    view["sections"] = _group_by_section(view["checks"], report.sections)
     view["hidden_count"] = sum(1 for c in view["checks"] if c["visibility"] == "hidden")
     return view
 
 
-def _group_by_section(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _group_by_section(checks: list[dict[str, Any]], titles: dict[str, str]) -> list[dict[str, Any]]:
     """Checks grouped by section, sections in the order their first check appears, with subtotals."""
     sections: dict[str, dict[str, Any]] = {}
     for check in checks:
-        empty = {"id": check["section"], "checks": [], "points": 0.0, "max_points": 0.0}
+        title = clean_text(titles.get(check["section"], check["section"]))
+        empty = {"id": check["section"], "title": title, "checks": [], "points": 0.0, "max_points": 0.0}
         section = sections.setdefault(check["section"], empty)
         section["checks"].append(check)
         section["points"] += check["points"]

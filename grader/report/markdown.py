@@ -53,7 +53,7 @@ def render(report: Report) -> str:
     lines = _header(report)
     public = [c for c in report.checks if c.visibility is Visibility.public]
     for section in _sections(public):
-        lines += _section(section, [c for c in public if c.section == section])
+        lines += _section(report.sections.get(section, section), [c for c in public if c.section == section])
     lines += _hidden_summary([c for c in report.checks if c.visibility is Visibility.hidden])
     lines += _footer(report)
     return "\n".join(lines).rstrip("\n") + "\n"
