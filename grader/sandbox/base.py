@@ -19,7 +19,10 @@ from grader.models import Limits, ServiceResult, StepResult
 WORK_DIR = "/work"
 SANDBOX_USER = "1000:1000"
 # Variables a candidate container may see besides those a lab or check sets explicitly.
-BASE_ENVIRONMENT = {"HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+BASE_ENVIRONMENT = {
+    "HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
+    "GIT_PYTHON_REFRESH": "quiet",  # MLflow probes for git, which sandboxes lack: keep logs readable
+}
 TRUNCATION_MARKER = "\n[... {omitted} bytes cut by the grader ...]\n"
 
 

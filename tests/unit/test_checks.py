@@ -136,3 +136,18 @@ def test_command_check_reads_the_step_result(tmp_path, params, step, status, fra
 def test_unknown_check_type_lists_the_known_ones():
     with pytest.raises(LabError, match="unknown check type 'nope'; known types: command, dependencies, file"):
         get_check_type("nope")
+
+
+def test_dependencies_check_passes_unless_the_requirements_failed(tmp_path):
+    from grader.dependencies import DependencyOutcome
+
+    check = get_check_type("dependencies")
+    context = make_context(tmp_path, {})
+    context.dependencies = DependencyOutcome("satisfied", "the runtime stack meets all 3 requirement(s)")
+    assert check.evaluate(check.params(), context).status == Status.passed
+    context.dependencies = DependencyOutcome("failed", "scikit-learn==0.0.1: no such version",
+                                             failed_requirements=["scikit-learn==0.0.1"])
+    outcome = check.evaluate(check.params(), context)
+    assert outcome.status == Status.failed and "scikit-learn==0.0.1" in outcome.message
+    context.dependencies = None
+    assert check.evaluate(check.params(), context).status == Status.error
