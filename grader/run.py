@@ -5,9 +5,9 @@ written: an infrastructure failure or an interrupt ends the run with ``outcome: 
 reason, and the sandbox is torn down on every path out.
 
 Work that does not depend on the pipeline overlaps with it: early checks (the candidate's test
-suite) run while the grader's services start, and the registry snapshot and model evaluation are
-gathered while the candidate's server starts. Everything runs on a 2-core machine, so one helper
-thread is enough to fill the idle core.
+suite) run while the grader's services start, the model evaluator starts (and imports its libraries)
+while training runs, and the registry snapshot and model evaluation are gathered while the
+candidate's server starts. Two helper threads are enough on the 2-core machines this targets.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def _execute(run: RunState, engine: Engine, workspace: Path, paths: ProjectPaths
         tag, digest = engine.prepare_image(run.lab.lab.image, run.observer.log)
         run.report.images[run.lab.lab.image] = digest
     sandbox = engine.sandbox(run.report.run_id, tag, run.lab)
-    background = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"grader-{run.report.run_id}")
+    background = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"grader-{run.report.run_id}")
     try:
         with run.phase("sandbox"):
             sandbox.open()
@@ -145,9 +145,11 @@ def _execute(run: RunState, engine: Engine, workspace: Path, paths: ProjectPaths
             start_services(run, sandbox, "before-steps")
         with run.phase("early-checks-wait"):
             early_results = {check_id: future.result() for check_id, future in early.items()}
+        facts = evaluator.make_facts()
+        if facts.applies():
+            facts.start_evaluator(background.submit)
         with run.phase("steps"):
             run_steps(run, sandbox)
-        facts = evaluator.make_facts()
         prefetch = background.submit(_timed, run, "evidence-prefetch", facts.prefetch) if facts.applies() else None
         with run.phase("services"):
             start_services(run, sandbox, "after-steps")

@@ -12,6 +12,7 @@ import contextlib
 import json
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,11 @@ from grader.evidence.serving import ServingPlan, encode_row, malformed_bodies, p
 from grader.labs import LoadedLab
 from grader.manifest import SubmissionManifest
 from grader.models import ServiceResult
+from grader.probe import PLAN_MOUNT
 
 ProbeRunner = Callable[[str, dict[str, Any] | None, list[str], Path | None], list[dict[str, Any]]]
 MODEL_SERVER = "model-server"
+GO_FILE = "go.json"
 TRACKING_SERVICE = "mlflow"
 
 
@@ -54,6 +57,7 @@ class Facts:
     _cache: dict[str, Any] = field(default_factory=dict)
 
     _lock: threading.RLock = field(default_factory=threading.RLock)
+    _evaluator: Future[Any] | None = None
 
     def _once(self, key: str, collect: Callable[[], Any]) -> Any:
         with self._lock:  # the prefetch thread and the checks may ask at the same time
@@ -127,26 +131,49 @@ class Facts:
     def model_evaluation(self) -> ModelEvaluation:
         return self._once("model", self._evaluate_model)
 
-    def _evaluate_model(self) -> ModelEvaluation:
-        version = self.served_version()
-        evaluation = ModelEvaluation(version=version)
-        if version is None:
-            evaluation.load_error = f"no version of {self.model_name!r} was registered during grading"
-            return evaluation
-        features_dir = self.scratch / "features"
-        features_dir.mkdir(parents=True, exist_ok=True)
-        arguments = []
+    def start_evaluator(self, submit: Callable[[Callable[[], Any]], Future[Any]]) -> None:
+        """Start the model evaluator ahead of time (e.g. while training runs): it imports its libraries,
+        then waits until ``_evaluate_model`` tells it which registered version to load."""
+        with self._lock:
+            if self._evaluator is None:
+                self._evaluator = submit(self._run_evaluator)
+
+    def _run_evaluator(self) -> list[dict[str, Any]]:
+        folder = self._evaluator_folder()
+        arguments = ["--wait", f"{PLAN_MOUNT}/{GO_FILE}"]
         task = self._task()
         for name in ("valid", *self.lab.lab.hidden):
             source = self.lab.lab.dataset_path(name)
             if source is None:
                 continue
-            write_features(self.lab.data_path(source), task.features, features_dir / f"{name}.csv")
-            arguments.append(f"{name}=/grader/plan/{name}.csv")
-        uri = f"models:/{version.name}/{version.version}"
-        lines = self.run_probe("evaluate_model", None, [uri, *arguments], features_dir)
+            write_features(self.lab.data_path(source), task.features, folder / f"{name}.csv")
+            arguments.append(f"{name}={PLAN_MOUNT}/{name}.csv")
+        return self.run_probe("evaluate_model", None, arguments, folder)
+
+    def _evaluator_folder(self) -> Path:
+        folder = self.scratch / "evaluator"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def _tell_evaluator(self, order: dict[str, Any]) -> None:
+        folder = self._evaluator_folder()
+        staging = folder / f".{GO_FILE}.tmp"
+        staging.write_text(json.dumps(order))
+        staging.replace(folder / GO_FILE)  # atomic: the evaluator never reads half a file
+
+    def _evaluate_model(self) -> ModelEvaluation:
+        version = self.served_version()
+        evaluation = ModelEvaluation(version=version)
+        if version is None:
+            self._tell_evaluator({"cancel": True})
+            evaluation.load_error = f"no version of {self.model_name!r} was registered during grading"
+            return evaluation
+        self._tell_evaluator({"model_uri": f"models:/{version.name}/{version.version}"})
+        with self._lock:
+            pending = self._evaluator
+        lines = pending.result() if pending is not None else self._run_evaluator()
         info = next((line for line in lines if line.get("stage") == "info"), {})
-        final = next((line for line in reversed(lines) if "predictions" in line or "load_error" in line), {})
+        final: dict[str, Any] = next((line for line in reversed(lines) if "predictions" in line or "load_error" in line), {})
         evaluation.signature = info.get("signature")
         evaluation.run_id = info.get("run_id")
         evaluation.load_error = final.get("load_error") or (None if final else "the evaluator reported nothing")
