@@ -45,12 +45,13 @@ def grade_once(lab_id: str, engine: DockerEngine) -> dict[str, float]:
     return {**report.timing, "wall": wall}
 
 
-def bare_once(image: str, reference: Path) -> float:
+def bare_once(image: str, reference: Path) -> dict[str, float]:
     completed = subprocess.run(["bash", "scripts/bare-pipeline.sh", image, str(reference)], capture_output=True,
                                text=True, timeout=600, check=False)
     if completed.returncode != 0:
         raise SystemExit(f"bare pipeline failed:\n{completed.stderr[-2000:]}")
-    return float(json.loads(completed.stdout.strip().splitlines()[-1])["total"])
+    stages = json.loads(completed.stdout.strip().splitlines()[-1])
+    return {name: float(value) for name, value in stages.items() if name.endswith("_s")}
 
 
 def main() -> int:
@@ -73,8 +74,10 @@ def main() -> int:
         "runs": args.runs,
         "image": image.tag,
         "grade_seconds": spread([g["wall"] for g in grades]),
-        "bare_pipeline_seconds": spread(bare),
-        "ratio_median": round(statistics.median(g["wall"] for g in grades) / statistics.median(bare), 3),
+        "bare_pipeline_seconds": spread([b["total_s"] for b in bare]),
+        "bare_stages_seconds": {name: spread([b[name] for b in bare]) for name in bare[0]},
+        "ratio_median": round(statistics.median(g["wall"] for g in grades)
+                              / statistics.median(b["total_s"] for b in bare), 3),
         "phases_seconds": {name: spread([g.get(name, 0.0) for g in grades]) for name in phases},
         "grader_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
