@@ -7,6 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from grader.models import CheckResult, Report, ServiceResult, Status, StepResult
+from grader.pipeline import RunObserver
 from grader.report.text import clean_text
 
 STATUS_STYLE = {Status.passed: "green", Status.failed: "red", Status.error: "magenta", Status.skipped: "yellow"}
@@ -17,7 +18,7 @@ def _safe(text: str) -> str:
     return escape(clean_text(text))
 
 
-class ConsoleObserver:
+class ConsoleObserver(RunObserver):
     """Prints progress to stderr so ``--json`` output on stdout stays machine-readable."""
 
     def __init__(self, console: Console) -> None:

@@ -7,7 +7,9 @@ which are validated here against the check type's own model so a rubric typo nev
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -23,6 +25,7 @@ from grader.yamlio import YamlDocument, load_yaml
 
 LAB_FILE = "lab.yaml"
 VARIANT_FILE = "variant.yaml"
+PATCH_FILE = "changes.patch"
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,8 @@ def load_variants(lab: LoadedLab) -> dict[str, Variant]:
 
 
 def materialize_variant(lab: LoadedLab, name: str, dest: Path) -> Path:
-    """Write variant ``name`` to ``dest``: the reference, minus ``remove``, plus the variant's ``files/``."""
+    """Write variant ``name`` to ``dest``: the reference, minus ``remove``, with ``changes.patch`` applied
+    (a unified diff against the reference, so a variant states only what it breaks) and ``files/`` added."""
     variants = load_variants(lab)
     if name not in variants:
         raise LabError(f"lab {lab.lab.id!r} has no variant {name!r}; variants: {', '.join(variants) or 'none'}")
@@ -152,7 +156,20 @@ def materialize_variant(lab: LoadedLab, name: str, dest: Path) -> Path:
             shutil.rmtree(target)
         else:
             target.unlink(missing_ok=True)
+    patch = variants_dir(lab) / name / PATCH_FILE
+    if patch.is_file():
+        _apply_patch(patch, dest)
     overlay = variants_dir(lab) / name / "files"
     if overlay.is_dir():
         shutil.copytree(overlay, dest, dirs_exist_ok=True, symlinks=True)
     return dest
+
+
+def _apply_patch(patch: Path, dest: Path) -> None:
+    # The ceiling keeps git from finding an enclosing repository, which would make paths repo-relative.
+    env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(dest.resolve().parent)}
+    env.pop("GIT_DIR", None)
+    completed = subprocess.run(["git", "apply", "-p1", "--whitespace=nowarn", str(patch.resolve())], cwd=dest,
+                               env=env, capture_output=True, text=True, timeout=60, check=False)
+    if completed.returncode != 0:
+        raise LabError(f"{patch} does not apply to the reference: {completed.stderr.strip()[:500]}")

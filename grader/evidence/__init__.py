@@ -173,7 +173,9 @@ class Facts:
             pending = self._evaluator
         lines = pending.result() if pending is not None else self._run_evaluator()
         info = next((line for line in lines if line.get("stage") == "info"), {})
-        final: dict[str, Any] = next((line for line in reversed(lines) if "predictions" in line or "load_error" in line), {})
+        final: dict[str, Any] = next(
+            (line for line in reversed(lines) if "predictions" in line or "load_error" in line), {}
+        )
         evaluation.signature = info.get("signature")
         evaluation.run_id = info.get("run_id")
         evaluation.load_error = final.get("load_error") or (None if final else "the evaluator reported nothing")
