@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="rubric_command", metavar="ACTION", parser_class=_Parser, required=True)
     validate = rubric.add_parser("validate", help="validate a rubric or lab file (or a lab folder)")
     validate.add_argument("path", type=Path)
+    rubric_test = rubric.add_parser(
+        "test", help="grade a lab's reference (full marks expected) and every variant (declared losses expected)")
+    rubric_test.add_argument("lab", help="lab id or folder")
 
     checks = commands.add_parser("checks", help="list the check types")
     checks.set_defaults(command="checks")
@@ -176,6 +179,9 @@ def cmd_lab(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> int:
 def cmd_rubric(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> int:
     from grader.labs import LAB_FILE, load_lab, load_rubric
 
+    if args.rubric_command == "test":
+        return _rubric_test(args.lab, paths, err)
+
     path: Path = args.path
     if path.is_dir() or path.name == LAB_FILE:
         loaded = load_lab(str(path), paths)
@@ -187,6 +193,27 @@ def cmd_rubric(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> i
     Console().print(f"[green]valid[/green] rubric {rubric.id}: {len(rubric.checks)} checks, "
                     f"{rubric.max_score:g} points")
     return 0
+
+
+def _rubric_test(lab: str, paths: ProjectPaths, err: Console) -> int:
+    from rich.markup import escape
+
+    from grader.engines import DockerEngine
+    from grader.rubric_test import CaseResult, test_rubric
+
+    def show(case: CaseResult) -> None:
+        mark = "[green]✔[/green]" if case.ok else "[red]✘[/red]"
+        err.print(f"{mark} {escape(case.name)}: {case.score:g}/{case.max_score:g}")
+        for problem in case.problems:
+            err.print(f"    [red]{escape(problem)}[/red]")
+
+    result = test_rubric(lab, paths, DockerEngine(paths), show)
+    if result.untested:
+        err.print(f"[yellow]untested checks[/yellow] (no variant makes them fail): {', '.join(result.untested)}")
+    failed = [case.name for case in result.cases if not case.ok]
+    verdict = f"[red]{len(failed)} of {len(result.cases)} failed[/red]" if failed else "[green]all as declared[/green]"
+    Console().print(f"rubric test of {result.lab_id}: {verdict}")
+    return EXIT_NOT_PASSED if failed else EXIT_PASSED
 
 
 def cmd_checks(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> int:
