@@ -144,7 +144,7 @@ def _execute(run: RunState, engine: Engine, workspace: Path, paths: ProjectPaths
         with run.phase("services"):
             start_services(run, sandbox, "before-steps")
         with run.phase("early-checks-wait"):
-            early_results = {check_id: future.result() for check_id, future in early.items()}
+            early_results = {check_id: _check_result(future) for check_id, future in early.items()}
         facts = evaluator.make_facts()
         if facts.applies():
             facts.start_evaluator(background.submit)
@@ -174,12 +174,17 @@ def _timed(run: RunState, name: str, work: Callable[..., object], *args: object)
         run.add_timing(name, run.clock() - started)
 
 
-def _grade_rubric(run: RunState, evaluator: RubricEvaluator, early: dict[str, Future[CheckResult] | object]) -> None:
+def _check_result(future: Future[object]) -> CheckResult:
+    result = future.result()
+    assert isinstance(result, CheckResult)
+    return result
+
+
+def _grade_rubric(run: RunState, evaluator: RubricEvaluator, early: dict[str, CheckResult]) -> None:
     done: dict[str, CheckResult] = {}
     for section in run.lab.rubric.rubric.sections:
         for check in section.checks:
-            ready = early.get(check.id)
-            result = ready if isinstance(ready, CheckResult) else evaluator.grade(section.id, check, done)
+            result = early.get(check.id) or evaluator.grade(section.id, check, done)
             done[check.id] = result
             run.report.checks.append(result)
             run.observer.check_finished(result)

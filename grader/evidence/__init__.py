@@ -13,7 +13,7 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -192,13 +192,13 @@ class Facts:
             params: Any = self.lab.rubric.params[check.id]
             require = getattr(params, "require", None)
             if check.type == "http" and require == "parity":
-                plan = _with(plan, parity_rows=max(plan.parity_rows, params.rows))
+                plan = replace(plan, parity_rows=max(plan.parity_rows, params.rows))
             elif check.type == "http" and require == "malformed":
-                plan = _with(plan, malformed=True)
+                plan = replace(plan, malformed=True)
             elif check.type == "http" and require == "load":
-                plan = _with(plan, load_requests=params.requests, load_concurrency=params.concurrency)
+                plan = replace(plan, load_requests=params.requests, load_concurrency=params.concurrency)
             elif check.type == "prometheus" and require in ("counter", "histogram"):
-                plan = _with(plan, counter_requests=max(plan.counter_requests, params.requests))
+                plan = replace(plan, counter_requests=max(plan.counter_requests, params.requests))
         return plan
 
     def serving(self) -> dict[str, Any]:
@@ -216,12 +216,6 @@ class Facts:
                     "metrics_url": metrics_url}
 
         return self._once("serving", collect)
-
-
-def _with(plan: ServingPlan, **changes: Any) -> ServingPlan:
-    from dataclasses import replace
-
-    return replace(plan, **changes)
 
 
 def parse_probe_output(stdout: str, marker: str) -> list[dict[str, Any]]:
