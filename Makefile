@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 LAB ?= mlops-capstone
 DEMO_OUT ?= grader-reports/demo
 
-.PHONY: help setup engine images demo test test-unit test-integration lint bench clean
+.PHONY: help setup engine tools images demo test test-unit test-integration lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -17,10 +17,13 @@ $(BIN)/grader: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 
-setup: $(BIN)/grader engine ## install the grader in .venv and make sure a Docker engine runs
+setup: $(BIN)/grader engine tools ## install the grader in .venv and make sure a Docker engine runs
 
 engine: ## start a Docker engine if none answers (installs docker.io on Debian as root)
 	bash scripts/ensure-docker.sh
+
+tools: ## host tools check types mount into sandboxes (promtool, from Debian's prometheus package)
+	bash scripts/ensure-tools.sh
 
 images: setup ## build (or reuse) the sandbox images
 	$(BIN)/grader images runtime

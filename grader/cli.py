@@ -18,6 +18,7 @@ from pathlib import Path
 from types import FrameType
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from grader import __version__
@@ -50,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--json", action="store_true", help="print report.json to stdout")
     grade.add_argument("--format", default="json,md,html", help="report formats to write (default: json,md,html)")
     grade.add_argument("--backend", default=os.environ.get("GRADER_BACKEND", "docker"), help="sandbox backend")
+    grade.add_argument("--runtime", default=os.environ.get("GRADER_RUNTIME") or None,
+                       help="OCI runtime for every container, e.g. runsc (gVisor); refused (exit 3) when the engine "
+                       "does not offer it (default: GRADER_RUNTIME, else the lab's sandbox.runtime or the engine's)")
     grade.add_argument("--no-store", action="store_true", help="do not record the result in the results database")
     grade.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
@@ -58,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_parser("list", help="list the labs")
     show = lab.add_parser("show", help="show a lab's steps, services and rubric")
     show.add_argument("lab")
+    new = lab.add_parser("new", help="scaffold a lab: lab.yaml, rubric, a passing reference and a broken variant")
+    new.add_argument("id", help="the new lab's id: lowercase letters, digits, _ . - (e.g. my-first-lab)")
+    new.add_argument("--dir", type=Path, help="folder to create the lab in (default: labs/ of the grader's home)")
+    new.add_argument("--from", dest="template", default="basic", help="scaffold template (default: basic)")
+    new.add_argument("--title", help="the lab's title (default: made from the id)")
 
     rubric = commands.add_parser("rubric", help="validate rubrics").add_subparsers(
         dest="rubric_command", metavar="ACTION", parser_class=_Parser, required=True)
@@ -69,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     checks = commands.add_parser("checks", help="list the check types")
     checks.set_defaults(command="checks")
+
+    schema = commands.add_parser("schema", help="JSON Schemas of lab.yaml, rubrics, variant.yaml and capstone.yaml")
+    schema.add_argument("kind", nargs="?", default="all", help="lab, rubric, variant, manifest or all (default)")
+    schema.add_argument("--out", type=Path, help="write KIND.schema.json files to this folder (default: print one)")
 
     images = commands.add_parser("images", help="build the sandbox images ahead of grading")
     images.add_argument("names", nargs="*", default=["runtime"], help="image definitions in sandboxes/")
@@ -95,15 +108,23 @@ def main(argv: list[str] | None = None) -> int:
         paths = project_paths(args.home)
         return COMMANDS[args.command](args, paths, err)
     except GraderError as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        err.print(f"[red]error:[/red] {terminal_safe(str(exc))}", markup=True, highlight=False)
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/yellow]: the sandbox was torn down")
         return EXIT_INTERRUPTED
     except Exception as exc:
         log = _write_crash_log(exc)
-        err.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc}\nDetails: {log}")
+        err.print(f"[red]internal error:[/red] {type(exc).__name__}: {terminal_safe(str(exc))}\nDetails: {log}")
         return EXIT_INFRASTRUCTURE
+
+
+def terminal_safe(text: str) -> str:
+    """Text that may name a submission's entries, for rich: no escape sequences, no markup (an entry named
+    ``[/]`` would otherwise crash the error handler, and ``[link=...]`` would fake a hyperlink)."""
+    from grader.report.text import clean_text
+
+    return escape(clean_text(text))
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -129,16 +150,17 @@ def cmd_grade(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> in
     options = GradeOptions(out_dir=args.out, ref=args.ref, store=not args.no_store,
                            formats=tuple(f.strip() for f in args.format.split(",") if f.strip()))
     observer = None if args.quiet else ConsoleObserver(err)
-    outcome = grade_submission(args.submission, args.lab, paths, make_engine(args.backend, paths), options, observer)
+    engine = make_engine(args.backend, paths, runtime=args.runtime)
+    outcome = grade_submission(args.submission, args.lab, paths, engine, options, observer)
     report = outcome.report
     if args.json:
         sys.stdout.write(render(report, "json"))
     if not args.quiet:
         err.print(summary_table(report))
     for fmt, path in outcome.files.items():
-        err.print(f"[dim]{fmt} report: {path}[/dim]")
+        err.print(f"[dim]{fmt} report: {terminal_safe(str(path))}[/dim]")
     if report.outcome == "error":
-        err.print(f"[red]error:[/red] {report.error}")
+        err.print(f"[red]error:[/red] {terminal_safe(report.error or '')}")
         return EXIT_INFRASTRUCTURE
     return EXIT_PASSED if report.passed else EXIT_NOT_PASSED
 
@@ -147,13 +169,18 @@ def cmd_lab(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> int:
     from grader.labs import list_lab_ids, load_lab, load_variants
 
     out = Console()
+    if args.lab_command == "new":
+        return _lab_new(args, paths, err)
     if args.lab_command == "list":
-        table = Table("lab", "version", "title", "checks", "points")
+        from grader.labs import lab_origins
+
+        origins = lab_origins(paths)
+        table = Table("lab", "version", "title", "checks", "points", "from")
         for lab_id in list_lab_ids(paths):
             loaded = load_lab(lab_id, paths)
             rubric = loaded.rubric.rubric
             table.add_row(lab_id, loaded.lab.version, loaded.lab.title, str(len(rubric.checks)),
-                          f"{rubric.max_score:g}")
+                          f"{rubric.max_score:g}", origins[lab_id])
         out.print(table)
         return 0
     loaded = load_lab(args.lab, paths)
@@ -207,7 +234,7 @@ def _rubric_test(lab: str, paths: ProjectPaths, err: Console) -> int:
         for problem in case.problems:
             err.print(f"    [red]{escape(problem)}[/red]")
 
-    result = test_rubric(lab, paths, DockerEngine(paths), show)
+    result = test_rubric(lab, paths, DockerEngine(paths, runtime=os.environ.get("GRADER_RUNTIME") or None), show)
     if result.untested:
         err.print(f"[yellow]untested checks[/yellow] (no variant makes them fail): {', '.join(result.untested)}")
     failed = [case.name for case in result.cases if not case.ok]
@@ -216,14 +243,46 @@ def _rubric_test(lab: str, paths: ProjectPaths, err: Console) -> int:
     return EXIT_NOT_PASSED if failed else EXIT_PASSED
 
 
+def _lab_new(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> int:
+    from grader.labs import list_lab_ids
+    from grader.scaffold import check_new_lab_id, create_lab
+
+    check_new_lab_id(args.id, list_lab_ids(paths))
+    schemas = paths.root / "docs" / "schemas"
+    folder = create_lab(args.id, args.dir or paths.labs, template=args.template, title=args.title,
+                        schema_dir=schemas if schemas.is_dir() else None)
+    shown = escape(str(folder))
+    Console().print(f"[green]created[/green] lab {args.id} in {shown}")
+    err.print(f"next: grader lab show {shown} · grader rubric validate {shown} · grader rubric test {shown}\n"
+              "then edit lab.yaml, rubric.yaml, reference/ and variants/ (docs/authoring.md)")
+    return 0
+
+
 def cmd_checks(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> int:
-    from grader.checks import all_check_types
+    from grader.checks import all_check_types, check_type_origins
     from grader.checks.base import check_type_doc
 
-    table = Table("type", "what it checks")
+    origins = check_type_origins()
+    table = Table("type", "what it checks", "from")
     for name, check in sorted(all_check_types().items()):
-        table.add_row(name, check_type_doc(check))
+        table.add_row(name, check_type_doc(check), origins[name])
     Console().print(table)
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> int:
+    from grader.schemas import SCHEMA_FILES, schema_text, write_schemas
+
+    kinds = list(SCHEMA_FILES) if args.kind == "all" else [args.kind]
+    if any(kind not in SCHEMA_FILES for kind in kinds):
+        raise BadInputError(f"unknown schema {args.kind!r}; choose one of {', '.join(SCHEMA_FILES)} or all")
+    if args.out is None:
+        if len(kinds) > 1:
+            raise BadInputError("give --out DIR to write every schema, or name one to print it: grader schema lab")
+        sys.stdout.write(schema_text(kinds[0]))
+        return 0
+    for path in write_schemas(args.out, kinds):
+        err.print(f"wrote {escape(str(path))}")
     return 0
 
 
@@ -261,7 +320,7 @@ def cmd_results(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> 
 
 COMMANDS = {
     "grade": cmd_grade, "lab": cmd_lab, "rubric": cmd_rubric, "checks": cmd_checks, "images": cmd_images,
-    "cleanup": cmd_cleanup, "results": cmd_results,
+    "cleanup": cmd_cleanup, "results": cmd_results, "schema": cmd_schema,
 }
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ from grader.models import CheckResult, Report, ServiceResult, Status, StepResult
 from grader.pipeline import RunObserver
 from grader.report.text import clean_text
 
-STATUS_STYLE = {Status.passed: "green", Status.failed: "red", Status.error: "magenta", Status.skipped: "yellow"}
+STATUS_STYLE = {Status.passed: "green", Status.failed: "red", Status.error: "magenta", Status.skipped: "yellow",
+                Status.manual: "cyan"}
 
 
 def _safe(text: str) -> str:
@@ -60,6 +61,9 @@ def summary_table(report: Report) -> Table:
         style = STATUS_STYLE[check.status]
         table.add_row(check.section, _safe(check.id), f"[{style}]{check.status.value}[/{style}]",
                       f"{check.points:g}/{check.max_points:g}", _safe(check.message)[:100])
+    manual = sum(1 for c in report.checks if c.status == Status.manual)
+    if manual:
+        table.caption = f"{manual} item(s) need a reviewer (up to {report.review_points:g} points, not in this score)"
     if report.error:
         table.caption = f"run error: {_safe(report.error)}"
     return table

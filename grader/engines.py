@@ -10,6 +10,8 @@ from grader.paths import ProjectPaths
 from grader.sandbox import Sandbox, backend_class
 
 ENGINES = ("docker",)
+# How long a run about to be retried waits for an engine that stopped answering to answer again.
+ENGINE_RECOVERY_S = 60.0
 
 
 class DockerEngine:
@@ -17,9 +19,11 @@ class DockerEngine:
 
     name = "docker"
 
-    def __init__(self, paths: ProjectPaths, client: Any = None) -> None:
+    def __init__(self, paths: ProjectPaths, client: Any = None, runtime: str | None = None) -> None:
         self.paths = paths
         self._client = client
+        self.runtime = runtime  # the operator's choice of OCI runtime (--runtime); None: the lab's or the default
+        self._runtimes: tuple[set[str], str] | None = None
 
     @property
     def client(self) -> Any:
@@ -39,11 +43,39 @@ class DockerEngine:
 
     def sandbox(self, run_id: str, image: str, lab: LoadedLab) -> Sandbox:
         sandbox_class = backend_class(self.name)
-        sandbox: Sandbox = sandbox_class(run_id, image, lab.lab.limits, client=self.client)
+        sandbox: Sandbox = sandbox_class(run_id, image, lab.lab.limits, client=self.client,
+                                         runtime=self.runtime_for(lab))
         return sandbox
 
+    def check_runtime(self, lab: LoadedLab) -> None:
+        """Refuse, before anything runs, a lab whose required (or the operator's requested) runtime this engine
+        does not offer. Asks the engine only when some runtime was asked for."""
+        if self.runtime or lab.lab.sandbox.runtime:
+            self.runtime_for(lab)
 
-def make_engine(name: str, paths: ProjectPaths) -> DockerEngine:
-    """The engine for a backend name (validated by the sandbox registry)."""
+    def runtime_for(self, lab: LoadedLab) -> str:
+        """The OCI runtime the lab's containers get on this engine (see grader.sandbox.runtimes)."""
+        from grader.sandbox.docker_engine import engine_runtimes
+        from grader.sandbox.runtimes import choose_runtime
+
+        if self._runtimes is None:
+            self._runtimes = engine_runtimes(self.client)
+        offered, default = self._runtimes
+        return choose_runtime(self.runtime, lab.lab.sandbox, offered, default)
+
+    def recover(self, run_id: str, log: Callable[[str], None]) -> None:
+        """Before a retry: wait until the engine answers again, then remove what the failed attempt left."""
+        from grader.sandbox.docker import cleanup_leftovers
+        from grader.sandbox.docker_engine import wait_for_engine
+
+        log(f"waiting up to {ENGINE_RECOVERY_S:g}s for the Docker engine to answer before the retry")
+        wait_for_engine(lambda: self.client.ping(), ENGINE_RECOVERY_S)
+        for line in cleanup_leftovers(self.client, run_id=run_id):
+            log(f"removed what the failed attempt left: {line}")
+
+
+def make_engine(name: str, paths: ProjectPaths, runtime: str | None = None) -> DockerEngine:
+    """The engine for a backend name (validated by the sandbox registry); ``runtime`` is the operator's choice
+    of OCI runtime for every container, e.g. ``runsc``."""
     backend_class(name)
-    return DockerEngine(paths)
+    return DockerEngine(paths, runtime=runtime)

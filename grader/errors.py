@@ -37,5 +37,14 @@ class InfrastructureError(GraderError):
     """The grader or its engine failed (no engine, image build failed, engine lost mid-run): exit code 3."""
 
 
+class EngineLostError(InfrastructureError):
+    """The sandbox engine stopped answering mid-run (restarted, crashed, socket gone). Nothing observed from
+    then on can be trusted, so the whole run ends in error rather than one check: it is never the candidate's."""
+
+
+class RuntimeUnavailableError(InfrastructureError):
+    """The container runtime a lab requires (or the operator asked for) is not offered by the engine."""
+
+
 class SandboxTimeout(GraderError):
     """A sandboxed command outlived its wall-time limit. Raised only inside the sandbox layer."""

@@ -12,12 +12,15 @@ from pathlib import Path
 
 from grader.checks import get_check_type
 from grader.checks.base import CheckContext
-from grader.errors import InfrastructureError
-from grader.evidence import Facts
-from grader.models import CheckOutcome, CheckResult, CheckSpec, StepResult
+from grader.errors import EngineLostError, InfrastructureError
+from grader.evidence import MODEL_SERVER, Facts
+from grader.models import CheckOutcome, CheckResult, CheckSpec, Limits, ServiceResult, StepResult
 from grader.pipeline import ARTIFACT_LIMIT, RunState, candidate_env, data_mounts, probe_runner
-from grader.sandbox import RunSpec, Sandbox
+from grader.sandbox import Mount, RunSpec, Sandbox
 from grader.scoring import result_from_outcome, skip_reason
+from grader.tools import INPUT_MOUNT, tool_path
+
+TOOL_LIMITS = Limits(memory="512m", cpus=1, timeout=60, output="256k")
 
 
 class RubricEvaluator:
@@ -34,8 +37,12 @@ class RubricEvaluator:
         """The lazily gathered run evidence, available once the steps have run."""
         self.facts = Facts(lab=self.run.lab, manifest=self.run.manifest, started_at_ms=self.run.started_at_ms,
                            services=self.run.services, run_probe=probe_runner(self.run, self.sandbox),
-                           scratch=self.run.scratch / "evidence")
+                           scratch=self.run.scratch / "evidence", restart_model_server=self._restart_model_server)
         return self.facts
+
+    def _restart_model_server(self) -> ServiceResult:
+        serve = self.run.manifest.serve
+        return self.sandbox.restart_service(MODEL_SERVER, serve.port, serve.ready_timeout)
 
     def early_checks(self) -> list[tuple[str, CheckSpec]]:
         """Checks that may be evaluated before the pipeline ran: early types with no ``needs``."""
@@ -57,6 +64,8 @@ class RubricEvaluator:
         params = self.run.lab.rubric.params[check.id]
         try:
             return check_type.evaluate(params, self._context(check))
+        except EngineLostError:
+            raise  # nothing observed any more can be trusted: the whole run ends in error, not this check
         except InfrastructureError as exc:
             return CheckOutcome.errored(f"the grader could not decide: {exc}")
         except Exception as exc:  # a check-type bug must not lose the other results
@@ -69,13 +78,21 @@ class RubricEvaluator:
             submission_dir=self.workspace, artifacts_dir=self.run.scratch / "artifacts", scratch_dir=scratch,
             steps=self.run.steps, services=self.run.services, run_in_sandbox=self._run_in_sandbox,
             copy_from_sandbox=self._copy_from_sandbox, facts=self.facts, manifest=self.run.manifest,
-            dependencies=self.run.dependencies,
+            dependencies=self.run.dependencies, run_tool=self._run_tool,
         )
 
     def _run_in_sandbox(self, name: str, command: str, env: Mapping[str, str] | None = None) -> StepResult:
         lab = self.run.lab
         spec = RunSpec(name=name, command=command, image=self.sandbox.image, limits=lab.lab.limits,
                        env=candidate_env(self.run, dict(env or {})), network=False, mounts=data_mounts(lab))
+        return self.sandbox.run(spec)
+
+    def _run_tool(self, name: str, command: str, tools: Mapping[str, Path], inputs: Path) -> StepResult:
+        # Inputs are candidate files: the tool reads them in a container with no network, no work area, none
+        # of the lab's data, and the tool binaries and inputs mounted read-only.
+        mounts = (*(Mount(path, tool_path(tool)) for tool, path in tools.items()), Mount(inputs, INPUT_MOUNT))
+        spec = RunSpec(name=name, command=command, image=self.sandbox.image, limits=TOOL_LIMITS, network=False,
+                       mount_work=False, mounts=mounts)
         return self.sandbox.run(spec)
 
     def _copy_from_sandbox(self, path: str, dest: Path) -> Path | None:

@@ -19,6 +19,7 @@ from pydantic import Field
 from grader.checks import get_check_type
 from grader.checks.base import CheckParams
 from grader.errors import LabError
+from grader.lab_plugins import plugin_labs
 from grader.models import Lab, Rubric, StrictModel
 from grader.paths import ProjectPaths
 from grader.yamlio import YamlDocument, load_yaml
@@ -94,11 +95,14 @@ def _resolve_rubric(lab: Lab, lab_dir: Path, paths: ProjectPaths, document: Yaml
 
 
 def lab_directory(reference: str, paths: ProjectPaths) -> Path:
-    """A lab id in ``labs/``, a lab folder, or a path to its lab.yaml."""
+    """A lab id in ``labs/`` or offered by a plug-in, a lab folder, or a path to its lab.yaml."""
     given = Path(reference)
     for candidate in (given, given.parent if given.name == LAB_FILE else None, paths.labs / reference):
         if candidate is not None and (candidate / LAB_FILE).is_file():
             return candidate.resolve()
+    plugin = plugin_labs().get(reference)
+    if plugin is not None:
+        return plugin.directory
     known = ", ".join(list_lab_ids(paths)) or "none"
     raise LabError(f"no lab {reference!r}: not a lab id in {paths.labs} nor a folder with {LAB_FILE} (labs: {known})")
 
@@ -112,14 +116,25 @@ def load_lab(reference: str, paths: ProjectPaths) -> LoadedLab:
     for index, mount in enumerate(lab.data):
         if not (directory / mount.source).exists():
             raise LabError(f"data source {mount.source!r} does not exist", document.where(("data", index, "source")))
+    for step_index, step in enumerate(lab.steps):
+        for index, mount in enumerate(step.data):
+            if not (directory / mount.source).exists():
+                raise LabError(f"data source {mount.source!r} does not exist",
+                               document.where(("steps", step_index, "data", index, "source")))
     rubric = load_rubric(_resolve_rubric(lab, directory, paths, document))
     return LoadedLab(lab=lab, directory=directory, rubric=rubric)
 
 
 def list_lab_ids(paths: ProjectPaths) -> list[str]:
-    if not paths.labs.is_dir():
-        return []
-    return sorted(p.name for p in paths.labs.iterdir() if (p / LAB_FILE).is_file())
+    return sorted(lab_origins(paths))
+
+
+def lab_origins(paths: ProjectPaths) -> dict[str, str]:
+    """Every lab id → where it comes from: ``labs/`` of the home, or the plug-in offering it (the home wins)."""
+    origins = {lab_id: plugin.provider for lab_id, plugin in plugin_labs().items()}
+    if paths.labs.is_dir():
+        origins.update((p.name, "labs/") for p in paths.labs.iterdir() if (p / LAB_FILE).is_file())
+    return origins
 
 
 def variants_dir(lab: LoadedLab) -> Path:

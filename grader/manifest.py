@@ -45,6 +45,16 @@ class ServeSection(_Section):
         ),
     )
     ready_timeout: float = Field(60, gt=0, le=300, description="seconds the server may take to listen")
+    reload: Literal["poll", "restart"] = Field(
+        "poll",
+        description=(
+            "how the server follows the registry alias: poll (it watches the registry itself) or restart "
+            "(it loads the alias at start; the grader restarts it after moving the alias)"
+        ),
+    )
+    reload_within: float = Field(
+        20, gt=0, le=60, description="seconds the server may take to serve the version the alias moved to"
+    )
 
     @field_validator("predict_path")
     @classmethod
@@ -80,6 +90,74 @@ class TestsSection(_Section):
     )
 
 
+class RetrainSection(_Section):
+    command: str = Field("python retrain.py",
+                         description="retrains on the data in DATA_DIR and registers a new version (drift lab)")
+
+
+class DriftSection(_Section):
+    """Where the server's drift signal is read: a Prometheus metric on the metrics endpoint, or a JSON endpoint."""
+
+    metric: str = Field("feature_drift_detected",
+                        description="metric (e.g. a gauge) whose largest sample is the signal, unless endpoint is set")
+    endpoint: str | None = Field(None, description="GET path answering JSON that carries the signal, e.g. /drift")
+    key: str = Field("drift", description="endpoint: dotted key of the signal in the JSON (a boolean or a number)")
+    threshold: float = Field(1.0, description="the signal is raised when its value is at least this (true counts 1)")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_path(cls, value: str | None) -> str | None:
+        if value is not None and not _PATH.match(value):
+            raise ValueError("must be an absolute URL path such as /drift")
+        return value
+
+
+_LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+_ALERT_NAME = r"^[A-Za-z_][A-Za-z0-9_:.-]{0,127}$"
+
+
+class AlertsSection(_Section):
+    error_rate: str | None = Field(None, pattern=_ALERT_NAME,
+                                   description="alert that fires when the share of failed prediction requests spikes")
+    latency: str | None = Field(None, pattern=_ALERT_NAME,
+                                description="alert that fires when the latency of prediction requests spikes")
+
+
+class MonitoringSection(_Section):
+    rules: str | None = Field(None, description="Prometheus rules file (path or glob in the repository)")
+    dashboard: str | None = Field(None, description="Grafana dashboard JSON (path in the repository)")
+    alerts: AlertsSection = AlertsSection()
+    status_label: str = Field("status", pattern=_LABEL_NAME,
+                              description="label of metrics.request_counter that holds the HTTP status code")
+    series_labels: dict[str, str] = Field(
+        default_factory=dict, description="labels added to every series the grader generates (e.g. job: model)"
+    )
+
+    @field_validator("series_labels")
+    @classmethod
+    def _label_names(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = [name for name in value if not re.match(_LABEL_NAME, name) or name == "__name__"]
+        if bad:
+            raise ValueError(f"not Prometheus label names: {bad}")
+        return value
+
+
+class TrackingSection(_Section):
+    """Where a parameter sweep lives in MLflow and how the chosen run is marked (track lab)."""
+
+    experiment: str | None = Field(
+        None, description="experiment that holds the sweep; default: the one with most runs logging the metric"
+    )
+    best_tag: str = Field("best", min_length=1, description="run tag that marks the chosen run (value `true`)")
+    model_artifact: str = Field("model", pattern=r"^[A-Za-z0-9._-]+$",
+                                description="name of the model each sweep run logs (runs:/<run_id>/<name>)")
+
+
+class DeploySection(_Section):
+    dockerfile: str = Field("Dockerfile", description="the serving image's Dockerfile (deploy lab: linted and built)")
+    kubernetes: str = Field("k8s/*.y*ml", description="glob of the Kubernetes manifests (deploy lab: checked offline)")
+
+
 class SubmissionManifest(_Section):
     """``capstone.yaml``: how to train, serve, observe and test this capstone."""
 
@@ -88,6 +166,11 @@ class SubmissionManifest(_Section):
     metrics: MetricsSection = MetricsSection()
     model: ModelSection = ModelSection()
     tests: TestsSection = TestsSection()
+    tracking: TrackingSection = TrackingSection()
+    monitoring: MonitoringSection = MonitoringSection()
+    retrain: RetrainSection = RetrainSection()
+    drift: DriftSection = DriftSection()
+    deploy: DeploySection = DeploySection()
 
     @property
     def metrics_port(self) -> int:

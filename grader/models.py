@@ -7,12 +7,15 @@ never a silently ignored setting.
 from __future__ import annotations
 
 import re
+import signal
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 IDENTIFIER = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+# Checks of this type are items for a human reviewer: listed in every report, never in the automatic score.
+MANUAL_CHECK_TYPE = "manual"
 _MEMORY = re.compile(r"^(\d+)([kmg]?)$", re.IGNORECASE)
 
 
@@ -104,6 +107,12 @@ class StepSpec(StrictModel):
     artifacts: list[str] = Field(
         default_factory=list, description="paths under the work directory copied out after the step"
     )
+    data: list[DataMount] = Field(
+        default_factory=list, description="lab data mounted read-only into this step only (e.g. a retraining set)"
+    )
+    after_services: bool = Field(
+        False, description="run once the after-steps services are up and the grader has observed them (e.g. retrain)"
+    )
 
 
 TEMPLATE = r"^\{\{\s*[a-z_]+(\.[a-z_]+)*\s*\}\}$"
@@ -126,6 +135,10 @@ class ServiceSpec(StrictModel):
     limits: LimitOverrides | None = None
     trusted: bool = False
     start: Literal["before-steps", "after-steps"] = "after-steps"
+    image: Literal["lab", "built"] = Field(
+        "lab", description="lab: the lab's image and ``run``; built: the image built from the submission (lab "
+        "``build``), with its own CMD and WORKDIR (``run`` is then only shown)",
+    )
 
     @field_validator("port", "ready_timeout")
     @classmethod
@@ -147,11 +160,45 @@ class DependencyPolicy(StrictModel):
     )
 
 
+class SandboxPolicy(StrictModel):
+    """Which OCI runtime runs every container of the lab. ``runsc`` (gVisor) puts a user-space kernel
+    between candidate code and the host's kernel; the engine must offer it (``docker info``, Runtimes)."""
+
+    runtime: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        description="OCI runtime the engine offers, e.g. runsc (gVisor); unset: the engine's default",
+    )
+    require: bool = Field(
+        False, description="refuse to grade (exit 3) when the engine does not offer runtime, instead of falling "
+        "back to the engine's default",
+    )
+
+    @model_validator(mode="after")
+    def _require_names_a_runtime(self) -> SandboxPolicy:
+        if self.require and not self.runtime:
+            raise ValueError("require: true needs a runtime, e.g. runtime: runsc")
+        return self
+
+
 class Task(StrictModel):
     """The prediction task, for checks that score models: label column and feature columns in order."""
 
     label: str
     features: list[str] = Field(min_length=1)
+
+
+class BuildSpec(StrictModel):
+    """The submission's own image, built by the engine after the steps: no network, the lab's limits, labelled
+    with the run (removed at teardown). Reported as a step named ``id``; services with ``image: built`` run it."""
+
+    id: str = Field("build", pattern=IDENTIFIER, description="step id of the build in the report and in ``needs``")
+    dockerfile: str = Field("{{ deploy.dockerfile }}", description="Dockerfile path in the submission, or a template")
+    base_images: dict[str, str] = Field(
+        default_factory=dict,
+        description="FROM image → what to build on instead: the lab's image definition name (e.g. runtime) or an "
+        "image reference. Builds have no registry here; leave it empty where the real bases can be pulled",
+    )
+    limits: LimitOverrides | None = None
 
 
 class Lab(StrictModel):
@@ -167,9 +214,16 @@ class Lab(StrictModel):
     data: list[DataMount] = Field(default_factory=list)
     steps: list[StepSpec] = Field(default_factory=list)
     services: list[ServiceSpec] = Field(default_factory=list)
+    build: BuildSpec | None = Field(None, description="build the submission's Dockerfile after the steps")
     reference: str = Field("reference", description="folder of the reference solution")
     task: Task | None = None
     dependencies: DependencyPolicy = DependencyPolicy()
+    sandbox: SandboxPolicy = SandboxPolicy()
+    retry_on_infrastructure_error: int = Field(
+        0, ge=0, le=3,
+        description="times a run that ended in an infrastructure error (e.g. the engine lost mid-run) is graded "
+        "again from the start, once the engine answers",
+    )
     hidden: dict[str, str] = Field(
         default_factory=dict,
         description="hidden data sets (name → path in the lab folder); never mounted where candidate code runs",
@@ -195,12 +249,31 @@ class Lab(StrictModel):
         for kind, index, item in items:
             if item.id in seen:
                 problems.append(((kind, index, "id"), f"id {item.id!r} is used twice"))
-            unknown = [n for n in item.needs if n not in earlier_steps]
+            built = {self.build.id} if self.build and kind == "services" else set()
+            unknown = [n for n in item.needs if n not in earlier_steps | built]
             if unknown:
                 problems.append(((kind, index, "needs"), f"{item.id!r} needs {unknown}, which is not an earlier step"))
             seen.add(item.id)
             if kind == "steps":
                 earlier_steps.add(item.id)
+        problems += self._late_step_problems()
+        return problems
+
+    def _late_step_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Steps run in the order written, so ``after_services`` steps come last; no service can wait for them."""
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        late = {s.id for s in self.steps if s.after_services}
+        first_late = next((i for i, s in enumerate(self.steps) if s.after_services), len(self.steps))
+        for index, step in enumerate(self.steps[first_late:], start=first_late):
+            if not step.after_services:
+                problems.append((("steps", index, "after_services"),
+                                 f"step {step.id!r} runs before the services but is written after a step that runs "
+                                 "after them: put after_services steps last"))
+        for index, service in enumerate(self.services):
+            waits_for = sorted(late & set(service.needs))
+            if waits_for:
+                problems.append((("services", index, "needs"),
+                                 f"{service.id!r} needs {waits_for}, which run after the services start"))
         return problems
 
 
@@ -267,7 +340,13 @@ class Rubric(StrictModel):
 
     @property
     def max_score(self) -> float:
-        return sum(c.points for c in self.checks)
+        """The automatic maximum: manual items are scored by a reviewer, outside it."""
+        return sum(c.points for c in self.checks if c.type != MANUAL_CHECK_TYPE)
+
+    @property
+    def review_points(self) -> float:
+        """Points a reviewer may award on the manual items."""
+        return sum(c.points for c in self.checks if c.type == MANUAL_CHECK_TYPE)
 
     def section_of(self, check_id: str) -> str:
         return next(s.id for s in self.sections if any(c.id == check_id for c in s.checks))
@@ -281,6 +360,28 @@ class Status(StrEnum):
     failed = "fail"
     error = "error"
     skipped = "skip"
+    manual = "manual"  # needs a reviewer: not decided by the grader, not in the automatic score
+
+
+# What the sandbox's limits make a shell report as exit code 128 + signal: named so a report says why.
+_SIGNAL_MEANINGS = {
+    "SIGKILL": "killed", "SIGXFSZ": "file size limit exceeded", "SIGXCPU": "CPU time limit exceeded",
+    "SIGSEGV": "segmentation fault", "SIGABRT": "aborted", "SIGTERM": "terminated", "SIGPIPE": "broken pipe",
+}
+
+
+def describe_exit_code(code: int | None) -> str:
+    """``exited with code N``, naming the signal when N is 128 + a signal number (how a shell reports a killed
+    command), e.g. ``exited with code 153 (SIGXFSZ: file size limit exceeded)``."""
+    text = f"exited with code {code}"
+    if code is None or not 128 < code < 128 + signal.NSIG:
+        return text
+    try:
+        name = signal.Signals(code - 128).name
+    except ValueError:
+        return text
+    meaning = _SIGNAL_MEANINGS.get(name)
+    return f"{text} ({name}: {meaning})" if meaning else f"{text} ({name})"
 
 
 class StepResult(BaseModel):
@@ -290,6 +391,7 @@ class StepResult(BaseModel):
     command: str
     exit_code: int | None
     duration_s: float
+    time_limit_s: float | None = Field(None, description="the wall-time limit it ran under")
     timed_out: bool = False
     oom_killed: bool = False
     skipped_reason: str | None = None
@@ -306,12 +408,15 @@ class StepResult(BaseModel):
     def failure_reason(self) -> str | None:
         if self.skipped_reason:
             return f"skipped: {self.skipped_reason}"
+        if self.timed_out and self.time_limit_s:
+            # The limit, not the measured time: killing and reaping add a fraction of a second.
+            return f"timed out after {self.time_limit_s:g}s"
         if self.timed_out:
             return f"timed out after {self.duration_s:.0f}s"
         if self.oom_killed:
             return "killed: out of memory"
         if self.exit_code != 0:
-            return f"exited with code {self.exit_code}"
+            return describe_exit_code(self.exit_code)
         return None
 
 
@@ -352,6 +457,10 @@ class CheckOutcome(BaseModel):
     def errored(cls, message: str, /, **evidence: Any) -> CheckOutcome:
         return cls(status=Status.error, message=message, score_fraction=0, evidence=evidence)
 
+    @classmethod
+    def for_review(cls, instructions: str, /, **evidence: Any) -> CheckOutcome:
+        return cls(status=Status.manual, message=instructions, score_fraction=0, evidence=evidence)
+
 
 class CheckResult(BaseModel):
     id: str
@@ -377,6 +486,15 @@ class SubmissionInfo(BaseModel):
     bytes: int
 
 
+class Attempt(BaseModel):
+    """One try at grading a run. A lab with ``retry_on_infrastructure_error`` may need more than one."""
+
+    number: int = Field(ge=1)
+    outcome: Literal["graded", "error"]
+    error: str | None = None
+    duration_s: float = 0.0
+
+
 class Report(BaseModel):
     """The one result model every renderer reads. Keys are documented in docs/report-format.md."""
 
@@ -387,14 +505,19 @@ class Report(BaseModel):
     rubric: dict[str, str]
     submission: SubmissionInfo | None = None
     images: dict[str, str] = Field(default_factory=dict)
+    plugins: dict[str, str] = Field(
+        default_factory=dict, description="plug-in check types the rubric uses → distribution and version"
+    )
     manifest: dict[str, str | None] = Field(default_factory=dict)
     dependencies: dict[str, Any] | None = None
     sections: dict[str, str] = Field(default_factory=dict, description="section id → title, in rubric order")
     backend: str = "docker"
+    runtime: str = Field("", description="OCI runtime every container of the run used (runc, runsc, ...)")
     outcome: Literal["graded", "error"] = "graded"
     error: str | None = None
     score: float = 0.0
     max_score: float = 0.0
+    review_points: float = Field(0.0, description="points of the manual items, awarded by a reviewer outside score")
     pass_mark: float = 0.0
     passed: bool = False
     started_at: str
@@ -403,3 +526,6 @@ class Report(BaseModel):
     checks: list[CheckResult] = Field(default_factory=list)
     steps: list[StepResult] = Field(default_factory=list)
     services: list[ServiceResult] = Field(default_factory=list)
+    attempts: list[Attempt] = Field(
+        default_factory=list, description="every try at this run in order; the report is the last one's"
+    )

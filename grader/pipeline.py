@@ -20,7 +20,7 @@ from grader.errors import InfrastructureError, LabError
 from grader.evidence import TRACKING_SERVICE, parse_probe_output
 from grader.labs import LoadedLab
 from grader.manifest import SubmissionManifest, default_manifest, load_manifest
-from grader.models import CheckResult, Limits, Report, ServiceResult, ServiceSpec, StepResult
+from grader.models import CheckResult, Limits, Report, ServiceResult, ServiceSpec, StepResult, StepSpec
 from grader.sandbox import Mount, RunSpec, Sandbox
 from grader.templating import render, render_number
 
@@ -61,6 +61,7 @@ class RunState:
     candidate_env: dict[str, str] = field(default_factory=dict)  # e.g. PYTHONPATH of installed requirements
     dependencies: Any = None  # grader.dependencies.DependencyOutcome
     blocked_reason: str | None = None  # set when no step may run (dependencies failed with on_failure: stop)
+    built_image: str | None = None  # id of the image built from the submission (lab ``build``), when it built
     _timing_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_timing(self, name: str, seconds: float) -> None:
@@ -93,6 +94,11 @@ def read_manifest(run: RunState, workspace: Path) -> SubmissionManifest:
 
 def data_mounts(lab: LoadedLab) -> tuple[Mount, ...]:
     return tuple(Mount(source=lab.data_path(m.source), target=m.target) for m in lab.lab.data)
+
+
+def step_data_mounts(lab: LoadedLab, step: StepSpec) -> tuple[Mount, ...]:
+    """Data only this step sees (e.g. the retraining set of the drift lab)."""
+    return tuple(Mount(source=lab.data_path(m.source), target=m.target) for m in step.data)
 
 
 def render_env(env: dict[str, str], manifest: SubmissionManifest) -> dict[str, str]:
@@ -128,10 +134,11 @@ def install_dependencies(run: RunState, sandbox: Sandbox, workspace: Path, cache
         run.blocked_reason = f"the submission's requirements could not be installed: {outcome.message[:300]}"
 
 
-def run_steps(run: RunState, sandbox: Sandbox) -> None:
-    """The lab's steps in order; a step whose needed step did not succeed is skipped with the reason."""
+def run_steps(run: RunState, sandbox: Sandbox, *, after_services: bool = False) -> None:
+    """The lab's steps of one group (``after_services`` or not) in order; a step whose needed step did not
+    succeed is skipped with the reason."""
     lab = run.lab.lab
-    for step in lab.steps:
+    for step in (s for s in lab.steps if s.after_services == after_services):
         failed_needs = [n for n in step.needs if not run.steps[n].succeeded]
         if run.blocked_reason:
             result = StepResult(id=step.id, command=step.run, exit_code=None, duration_s=0,
@@ -141,14 +148,23 @@ def run_steps(run: RunState, sandbox: Sandbox) -> None:
                                 skipped_reason=f"needs step {failed_needs[0]!r}, which "
                                 f"{run.steps[failed_needs[0]].failure_reason}")
         else:
-            spec = RunSpec(name=step.id, command=render(step.run, run.manifest), image=sandbox.image,
+            command = render(step.run, run.manifest)
+            spec = RunSpec(name=step.id, command=_after_removing(step.artifacts, command), image=sandbox.image,
                            limits=lab.limits.merged(step.limits), env=candidate_env(run, step.env),
-                           network=step.network, mounts=data_mounts(run.lab))
-            result = sandbox.run(spec)
+                           network=step.network, mounts=data_mounts(run.lab) + step_data_mounts(run.lab, step))
+            result = sandbox.run(spec).model_copy(update={"command": command})
             _copy_artifacts(run, sandbox, step.artifacts)
         run.steps[step.id] = result
         run.report.steps.append(result)
         run.observer.step_finished(result)
+
+
+def _after_removing(artifacts: list[str], command: str) -> str:
+    """``command``, run once the step's artifacts are gone: a file committed at an artifact's path must not pass
+    for what the step produced (the submission as committed stays in the workspace for the other checks)."""
+    if not artifacts:
+        return command
+    return f"rm -rf -- {shlex.join(artifacts)} && {command}"
 
 
 def _copy_artifacts(run: RunState, sandbox: Sandbox, artifacts: list[str]) -> None:
@@ -166,6 +182,9 @@ def start_services(run: RunState, sandbox: Sandbox, when: str) -> None:
         if failed_needs:
             result = ServiceResult(id=service.id, ready=False,
                                    message=f"not started: needs step {failed_needs[0]!r}, which did not succeed")
+        elif service.image == "built" and run.built_image is None:
+            result = ServiceResult(id=service.id, ready=False, message="not started: the submission's image was "
+                                   "not built")
         else:
             port = int(render_number(service.port, run.manifest))
             timeout = render_number(service.ready_timeout, run.manifest)
@@ -177,6 +196,11 @@ def start_services(run: RunState, sandbox: Sandbox, when: str) -> None:
 
 def service_spec(run: RunState, service: ServiceSpec, image: str) -> RunSpec:
     limits = run.lab.lab.limits.merged(service.limits)
+    if service.image == "built":
+        # The submission's own image, as its Dockerfile says to run it: no work area, no lab data.
+        return RunSpec(name=service.id, command=render(service.run, run.manifest), image=run.built_image or "",
+                       limits=limits, env=render_env(service.env, run.manifest), network=True, mount_work=False,
+                       image_command=True)
     if service.trusted:
         # The grader's own service: no work area, none of the lab data, no submission.
         return RunSpec(name=service.id, command=service.run, image=image, limits=limits, env=service.env,

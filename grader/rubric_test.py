@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.labs import load_lab, load_variants, materialize_variant
-from grader.models import Report, Status
+from grader.models import MANUAL_CHECK_TYPE, Report, Status
 from grader.paths import ProjectPaths
 from grader.run import Engine, GradeOptions, grade_submission
 
@@ -42,7 +42,8 @@ class RubricTestResult:
 
 def compare(report: Report, declared: dict[str, str]) -> list[str]:
     """Differences between the checks a report lost and the declared losses, one message per check."""
-    lost = {c.id: c.status.value for c in report.checks if c.status != Status.passed}
+    # Manual items await a reviewer in every submission: they are never won or lost automatically.
+    lost = {c.id: c.status.value for c in report.checks if c.status not in (Status.passed, Status.manual)}
     problems = []
     if report.outcome == "error":
         problems.append(f"the run ended in error: {report.error}")
@@ -75,7 +76,7 @@ def test_rubric(lab_reference: str, paths: ProjectPaths, engine: Engine,
             cases.append(case)
             progress(case)
     failing = {check for variant in variants.values() for check, status in variant.loses.items() if status == "fail"}
-    untested = [c.id for c in lab.rubric.rubric.checks if c.id not in failing]
+    untested = [c.id for c in lab.rubric.rubric.checks if c.id not in failing and c.type != MANUAL_CHECK_TYPE]
     return RubricTestResult(lab.lab.id, cases, untested)
 
 

@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Protocol
 
 from grader import __version__
-from grader.errors import GraderError
+from grader.attempts import INTERRUPTED, end_in_error, next_attempt, record_attempt
+from grader.errors import GraderError, InfrastructureError
+from grader.evidence import Facts
 from grader.grading import RubricEvaluator
 from grader.intake import open_submission
 from grader.labs import LoadedLab, load_lab
@@ -39,10 +41,12 @@ from grader.pipeline import (
     run_steps,
     start_services,
 )
+from grader.provenance import lab_digest, plugin_check_types
 from grader.report import write_reports
 from grader.sandbox import Sandbox
 from grader.scoring import score_report
 from grader.store import ResultStore
+from grader.submission_image import build_submission_image
 
 
 class Engine(Protocol):
@@ -54,6 +58,12 @@ class Engine(Protocol):
         """Make the named sandbox image available; returns (tag to run, content digest for the report)."""
 
     def sandbox(self, run_id: str, image: str, lab: LoadedLab) -> Sandbox: ...
+
+    def check_runtime(self, lab: LoadedLab) -> None:
+        """Raise (before anything runs) when the lab's required container runtime is not available."""
+
+    def recover(self, run_id: str, log: Callable[[str], None]) -> None:
+        """Before a retry: wait for the engine to answer again and remove what the failed try left."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,7 @@ def grade_submission(
     """
     started = clock()
     lab = load_lab(lab_reference, paths)
+    engine.check_runtime(lab)
     report = _new_report(lab, run_id or new_run_id(), engine.name)
     with tempfile.TemporaryDirectory(prefix="grader-run-") as scratch:
         run = RunState(lab=lab, report=report, observer=observer or QuietObserver(), clock=clock,
@@ -100,14 +111,42 @@ def grade_submission(
         report.submission = workspace.info
         run.manifest = read_manifest(run, workspace.path)
         try:
-            _execute(run, engine, workspace.path, paths)
-        except GraderError as exc:
-            report.outcome, report.error = "error", str(exc)
+            _grade_with_retries(run, engine, workspace.path, paths)
         except KeyboardInterrupt:
-            report.outcome, report.error = "error", "interrupted before grading finished"
-            _finish(run, options, paths, started)
+            _finish(run, options, paths, started)  # every try shares the one report: it is the last try's
             raise
         return _finish(run, options, paths, started)
+
+
+def _grade_with_retries(run: RunState, engine: Engine, workspace: Path, paths: ProjectPaths) -> None:
+    """Execute the run; after an infrastructure error, again from the start as often as the lab allows."""
+    retries = run.lab.lab.retry_on_infrastructure_error
+    for number in range(1, retries + 2):
+        if number > 1:
+            run.observer.log(f"attempt {number - 1} ended in an infrastructure error; retrying: {run.report.error}")
+            run = next_attempt(run, number)
+        failure = _attempt(run, engine, workspace, paths, number)
+        if not isinstance(failure, InfrastructureError):
+            break
+
+
+def _attempt(run: RunState, engine: Engine, workspace: Path, paths: ProjectPaths, number: int) -> GraderError | None:
+    """One try; its failure (if any) is recorded in the report (and returned), never raised, but an interrupt."""
+    started = run.clock()
+    failure: GraderError | None = None
+    try:
+        if number > 1:
+            engine.recover(run.report.run_id, run.observer.log)
+        _execute(run, engine, workspace, paths)
+    except GraderError as exc:
+        failure = exc
+        end_in_error(run.report, run.lab.rubric.rubric, str(exc))
+    except KeyboardInterrupt:
+        end_in_error(run.report, run.lab.rubric.rubric, INTERRUPTED)
+        raise
+    finally:
+        record_attempt(run.report, number, run.clock() - started)
+    return failure
 
 
 def _new_report(lab: LoadedLab, run_id: str, backend: str) -> Report:
@@ -116,9 +155,11 @@ def _new_report(lab: LoadedLab, run_id: str, backend: str) -> Report:
         grader_version=__version__,
         run_id=run_id,
         backend=backend,
-        lab={"id": lab.lab.id, "version": lab.lab.version, "title": lab.lab.title},
+        lab={"id": lab.lab.id, "version": lab.lab.version, "title": lab.lab.title, "digest": lab_digest(lab)},
+        plugins=plugin_check_types(lab),
         rubric={"id": rubric.rubric.id, "version": rubric.rubric.version, "digest": rubric.digest},
         max_score=rubric.rubric.max_score,
+        review_points=rubric.rubric.review_points,
         sections={section.id: section.title for section in rubric.rubric.sections},
         pass_mark=rubric.rubric.pass_mark,
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -130,7 +171,9 @@ def _execute(run: RunState, engine: Engine, workspace: Path, paths: ProjectPaths
         tag, digest = engine.prepare_image(run.lab.lab.image, run.observer.log)
         run.report.images[run.lab.lab.image] = digest
     sandbox = engine.sandbox(run.report.run_id, tag, run.lab)
+    run.report.runtime = sandbox.runtime or ""
     background = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"grader-{run.report.run_id}")
+    failing = True
     try:
         with run.phase("sandbox"):
             sandbox.open()
@@ -150,20 +193,50 @@ def _execute(run: RunState, engine: Engine, workspace: Path, paths: ProjectPaths
             facts.start_evaluator(background.submit)
         with run.phase("steps"):
             run_steps(run, sandbox)
+        if run.lab.lab.build is not None:
+            with run.phase("build"):
+                build_submission_image(run, sandbox, workspace)
         prefetch = background.submit(_timed, run, "evidence-prefetch", facts.prefetch) if facts.applies() else None
         with run.phase("services"):
             start_services(run, sandbox, "after-steps")
         if prefetch is not None:
             prefetch.result()
+        if any(step.after_services for step in run.lab.lab.steps):
+            with run.phase("late-steps"):
+                _run_late_steps(run, sandbox, facts, background.submit)
         with run.phase("checks"):
             _grade_rubric(run, evaluator, early_results)
         collect_service_logs(run, sandbox)
+        failing = False
     finally:
         # Teardown first: it stops what a background thread may still wait on, so the join is quick.
         with run.phase("teardown"):
             background.shutdown(wait=False, cancel_futures=True)
-            sandbox.close()
+            _tear_down(run, sandbox, failing=failing)
         background.shutdown(wait=True)
+
+
+def _tear_down(run: RunState, sandbox: Sandbox, *, failing: bool) -> None:
+    """Remove the sandbox. When the run is already failing (most likely the engine is gone, the same cause), a
+    teardown failure must not replace the first reason: it is logged, and what is left is removed by a retry's
+    recovery, the next grader start (its owner is gone by then) or `grader cleanup`."""
+    try:
+        sandbox.close()
+    except InfrastructureError as exc:
+        if not failing:
+            raise
+        run.observer.log(f"teardown could not finish: {exc}")
+
+
+def _run_late_steps(run: RunState, sandbox: Sandbox, facts: Facts,
+                    submit: Callable[[Callable[[], object]], Future[object]]) -> None:
+    """Steps that run against the live pipeline (e.g. retraining after drift): the grader first observes
+    what they may change, and scores what they registered right after."""
+    if facts.applies():
+        facts.observe_before_late_steps(submit)
+    run_steps(run, sandbox, after_services=True)
+    if facts.applies():
+        facts.observe_after_late_steps()
 
 
 def _timed(run: RunState, name: str, work: Callable[..., object], *args: object) -> object:

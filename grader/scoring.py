@@ -6,7 +6,8 @@ from collections.abc import Mapping
 
 from grader.models import CheckOutcome, CheckResult, CheckSpec, Report, Status
 
-_WHY = {Status.failed: "failed", Status.error: "could not be decided", Status.skipped: "was skipped"}
+_WHY = {Status.failed: "failed", Status.error: "could not be decided", Status.skipped: "was skipped",
+        Status.manual: "awaits a reviewer"}
 
 
 def skip_reason(check: CheckSpec, done: Mapping[str, CheckResult]) -> str | None:

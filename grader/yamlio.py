@@ -76,7 +76,12 @@ def load_yaml(path: Path) -> YamlDocument:
     if size > MAX_YAML_BYTES:
         raise LabError(f"file is {size} bytes; YAML files over {MAX_YAML_BYTES} bytes are refused", str(path))
     text = path.read_text(encoding="utf-8", errors="replace")
-    loader = _PlainDataLoader(text)
+    try:  # the reader checks every character up front, in the constructor
+        loader = _PlainDataLoader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise LabError(f"invalid YAML: character #x{exc.character:04x} is not allowed (a terminal escape or "
+                       "other control character)", f"{path}:{line}") from None
     loader.name = str(path)
     try:
         node = loader.get_single_node()
@@ -105,3 +110,23 @@ def _record_lines(node: yaml.Node, location: Location, lines: dict[Location, int
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _record_lines(item, (*location, index), lines)
+
+
+def load_all_plain(text: str, name: str) -> list[Any]:
+    """Every document of a multi-document YAML text (e.g. Kubernetes manifests), plain data only: no tags,
+    no aliases. Raises LabError naming ``name`` and the line for anything else or a syntax error."""
+    if len(text.encode()) > MAX_YAML_BYTES:
+        raise LabError(f"{name} is over {MAX_YAML_BYTES // 1024} KiB")
+    loader = _PlainDataLoader(text)
+    loader.name = name
+    try:
+        documents = []
+        while loader.check_data():
+            documents.append(loader.get_data())
+        return documents
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise LabError(f"invalid YAML: {getattr(exc, 'problem', exc)}",
+                       f"{name}:{mark.line + 1}" if mark else name) from None
+    finally:
+        loader.dispose()

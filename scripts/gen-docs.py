@@ -2,7 +2,9 @@
 
 - ``docs/check-types.md``: one section per registered check type, in registry order, from the type's
   ``summary`` docstring and the fields of its parameter model (name, type, default, description);
-- ``docs/capstone.schema.json``: the JSON Schema of the submission manifest (``capstone.yaml``).
+- ``docs/schemas/{lab,rubric,variant,capstone}.schema.json``: the JSON Schemas of ``lab.yaml``, rubrics
+  (each check's parameters by its type), ``variant.yaml`` and the submission manifest (``capstone.yaml``),
+  written by the same library function as ``grader schema --out DIR``.
 
 Usage::
 
@@ -26,11 +28,11 @@ from pydantic.fields import FieldInfo
 
 from grader.checks import all_check_types
 from grader.checks.base import CheckType
-from grader.manifest import manifest_json_schema
+from grader.schemas import SCHEMA_FILES, schema_text
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 CHECK_TYPES = "check-types.md"
-SCHEMA = "capstone.schema.json"
+SCHEMAS = "schemas"
 _LITERAL_BLOCK = re.compile(r"^(?P<intro>.*)::\n\n(?P<body>(?:(?: {4}.*)?\n)+)", re.MULTILINE)
 
 
@@ -103,13 +105,10 @@ def check_types_markdown() -> str:
     return "\n".join(header) + "\n".join(check_type_section(check) for check in registry.values())
 
 
-def schema_json() -> str:
-    return json.dumps(manifest_json_schema(), indent=2, sort_keys=True) + "\n"
-
-
 def generated() -> dict[str, str]:
-    """File name in docs/ → the content it must have."""
-    return {CHECK_TYPES: check_types_markdown(), SCHEMA: schema_json()}
+    """File path relative to docs/ → the content it must have."""
+    schemas = {f"{SCHEMAS}/{name}": schema_text(kind) for kind, name in SCHEMA_FILES.items()}
+    return {CHECK_TYPES: check_types_markdown(), **schemas}
 
 
 def check(docs: Path) -> list[str]:
@@ -138,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write("generated docs are out of date: run python scripts/gen-docs.py\n")
             return 1
         return 0
-    args.docs.mkdir(parents=True, exist_ok=True)
     for name, content in generated().items():
+        (args.docs / name).parent.mkdir(parents=True, exist_ok=True)
         (args.docs / name).write_text(content, encoding="utf-8")
         sys.stderr.write(f"wrote {args.docs / name}\n")
     return 0

@@ -59,6 +59,15 @@ class CheckType:
 
 SandboxRunner = Callable[[str, str, Mapping[str, str]], StepResult]
 SandboxCopier = Callable[[str, Path], "Path | None"]
+# (name, command, host tools by name, host folder of inputs): runs a grader-chosen tool binary over files
+# in a container with no network and no work area; see grader.tools.
+ToolRunner = Callable[[str, str, Mapping[str, Path], Path], StepResult]
+
+
+def no_tool_runner(name: str, command: str, tools: Mapping[str, Path], inputs: Path) -> StepResult:
+    from grader.errors import InfrastructureError
+
+    raise InfrastructureError("this run offers no way to run tools in a sandbox")
 
 
 @dataclass
@@ -75,6 +84,7 @@ class CheckContext:
     facts: Any = None  # grader.evidence.Facts for labs that run a capstone pipeline
     manifest: Any = None  # grader.manifest.SubmissionManifest of this submission
     dependencies: Any = None  # grader.dependencies.DependencyOutcome when the lab installs requirements
+    run_tool: ToolRunner = no_tool_runner
 
     def require_facts(self) -> Any:
         from grader.errors import InfrastructureError

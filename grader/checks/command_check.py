@@ -17,7 +17,7 @@ import re
 from pydantic import Field
 
 from grader.checks.base import CheckContext, CheckParams, CheckType
-from grader.models import CheckOutcome
+from grader.models import CheckOutcome, describe_exit_code
 
 TAIL = 2000
 
@@ -45,7 +45,7 @@ def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
         return CheckOutcome.failed(f"step {result.id!r} {result.failure_reason}", **evidence)
     if result.exit_code not in params.exit_codes:
         return CheckOutcome.failed(
-            f"step {result.id!r} exited with code {result.exit_code}, expected {params.exit_codes}", **evidence
+            f"step {result.id!r} {describe_exit_code(result.exit_code)}, expected {params.exit_codes}", **evidence
         )
     for stream, pattern in (("stdout", params.stdout), ("stderr", params.stderr)):
         if pattern and not re.search(pattern, getattr(result, stream), re.MULTILINE):

@@ -5,6 +5,9 @@
 - ``ready``: the server listened on its port within the manifest's ``serve.ready_timeout``;
 - ``parity``: for ``rows`` hidden rows (one request each, in the manifest's request format) the
   server's answers agree with the registered model's own predictions in at least ``min_agreement``;
+- ``accuracy``: the server's answers to ``rows`` hidden rows are right (against labels the grader keeps)
+  in at least ``min_accuracy`` of them — for a server whose model is not in the registry, e.g. one baked
+  into an image built from the submission;
 - ``malformed``: broken requests (not JSON, empty, a feature missing, strings for numbers) each get a
   4xx — never a 5xx or a dropped connection — and a valid request still succeeds afterwards;
 - ``load``: ``requests`` requests at ``concurrency`` in flight: p95 latency within ``max_p95_ms`` and an
@@ -30,10 +33,11 @@ from grader.models import CheckOutcome
 
 
 class Params(CheckParams):
-    require: Literal["ready", "parity", "malformed", "load"]
+    require: Literal["ready", "parity", "accuracy", "malformed", "load"]
     service: str = Field(MODEL_SERVER, description="``ready``: the service id")
     rows: int = Field(40, ge=1, le=1000, description="``parity``: hidden rows to compare")
     min_agreement: float = Field(0.98, ge=0, le=1, description="``parity``: share of answers that must agree")
+    min_accuracy: float = Field(0.8, ge=0, le=1, description="``accuracy``: share of answers that must be right")
     requests: int = Field(200, ge=1, le=10000, description="``load``: requests to send")
     concurrency: int = Field(4, ge=1, le=64, description="``load``: requests in flight")
     max_p95_ms: float = Field(200, gt=0, description="``load``: p95 latency bar")
@@ -57,7 +61,8 @@ def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
         return CheckOutcome.failed(f"{params.service}: {service.message}", **evidence)
     facts: Facts = ctx.require_facts()
     serving = facts.serving()
-    return {"parity": _parity, "malformed": _malformed, "load": _load}[params.require](params, facts, serving)
+    handlers = {"parity": _parity, "accuracy": _accuracy, "malformed": _malformed, "load": _load}
+    return handlers[params.require](params, facts, serving)
 
 
 def _parity(params: Params, facts: Facts, serving: dict[str, Any]) -> CheckOutcome:
@@ -85,6 +90,29 @@ def _parity(params: Params, facts: Facts, serving: dict[str, Any]) -> CheckOutco
         return CheckOutcome.passed(f"{agree}/{len(responses)} answers match the registered model", **evidence)
     return CheckOutcome.failed(f"only {agree}/{len(responses)} answers match the registered model "
                                f"({params.min_agreement:.0%} needed)", **evidence)
+
+
+def _accuracy(params: Params, facts: Facts, serving: dict[str, Any]) -> CheckOutcome:
+    responses = serving["results"].get("parity", {}).get("responses", [])[: params.rows]
+    if not responses:
+        return CheckOutcome.errored("the probe sent no prediction requests")
+    labels, classes = facts.labels(next(iter(facts.lab.lab.hidden), "valid")), facts.classes()
+    right = 0
+    samples: list[dict[str, Any]] = []
+    for index, response in enumerate(responses):
+        served = decode_prediction(response.get("body", "")) if _ok(response) else None
+        got = None if served is None else normalise(served, classes)
+        right += got == labels[index]
+        if got != labels[index] and len(samples) < 10:
+            samples.append({"request": serving["bodies"][index], "status": response.get("status"),
+                            "response": response.get("body", response.get("error", ""))[:300]})
+    share = right / len(responses)
+    evidence = {"accuracy": round(share, 4), "rows": len(responses), "min_accuracy": params.min_accuracy,
+                "wrong_samples": samples}
+    if share >= params.min_accuracy:
+        return CheckOutcome.passed(f"{right}/{len(responses)} answers right on hidden rows", **evidence)
+    return CheckOutcome.failed(f"only {right}/{len(responses)} answers right on hidden rows "
+                               f"({params.min_accuracy:.0%} needed)", **evidence)
 
 
 def _malformed(params: Params, facts: Facts, serving: dict[str, Any]) -> CheckOutcome:

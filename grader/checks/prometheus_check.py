@@ -10,7 +10,8 @@ scrapes again. ``require`` picks the property:
 - ``histogram``: a histogram's ``_count`` (manifest ``metrics.latency_histogram``, else the closest)
   moved by the same number;
 - ``names``: names follow the Prometheus conventions (snake_case, counters end in ``_total``,
-  timings in ``_seconds``); ``promtool check metrics`` findings are added when promtool is installed.
+  timings in ``_seconds``); ``promtool check metrics`` findings (run in a sandbox) are added as advice when
+  promtool is installed.
 
 The report shows what the candidate's metrics claim beside what the probe measured.
 """
@@ -22,6 +23,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from grader.checks.base import CheckContext, CheckParams, CheckType
+from grader.errors import InfrastructureError
 from grader.evidence import Facts
 from grader.evidence.prometheus import (
     Family,
@@ -29,10 +31,11 @@ from grader.evidence.prometheus import (
     naming_problems,
     parse_exposition,
     pick,
-    promtool_problems,
+    promtool_findings,
 )
 from grader.evidence.serving import COUNTER_WINDOW
 from grader.models import CheckOutcome
+from grader.tools import INPUT_MOUNT, find_tool, tool_path
 
 
 class Params(CheckParams):
@@ -64,7 +67,7 @@ def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
     if after is None:
         return CheckOutcome.failed(problem)
     if params.require == "names":
-        return _names(serving, after)
+        return _names(serving, after, ctx)
     sent = sum(1 for r in serving["results"].get(COUNTER_WINDOW, {}).get("responses", []) if r.get("status"))
     manifest = facts.manifest.metrics
     if params.require == "counter":
@@ -83,14 +86,32 @@ def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
                                "requests", **evidence)
 
 
-def _names(serving: dict[str, Any], families: list[Family]) -> CheckOutcome:
+def _names(serving: dict[str, Any], families: list[Family], ctx: CheckContext) -> CheckOutcome:
     problems = naming_problems(families)
     text = serving["results"].get("scrape-after", {}).get("body", "")
-    promtool = promtool_problems(text)
-    evidence = {"problems": problems, "promtool": promtool if promtool is not None else "not installed"}
+    evidence = {"problems": problems, "promtool": _promtool_check_metrics(text, ctx)}
     if problems:
         return CheckOutcome.failed(f"{len(problems)} naming problem(s): {problems[0]}", **evidence)
     return CheckOutcome.passed(f"{len(families)} families follow the naming conventions", **evidence)
+
+
+def _promtool_check_metrics(text: str, ctx: CheckContext) -> list[str] | str:
+    """promtool's findings on the scraped text, run in a sandbox (the text is the candidate's); advisory only."""
+    try:
+        promtool = find_tool("promtool")
+    except InfrastructureError:
+        return "not installed"
+    folder = ctx.scratch_dir / "promtool-metrics"
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o755)
+    (folder / "metrics.txt").write_text(text)
+    (folder / "metrics.txt").chmod(0o644)
+    command = f"{tool_path('promtool')} check metrics < {INPUT_MOUNT}/metrics.txt"
+    try:
+        result = ctx.run_tool("promtool-check-metrics", command, {"promtool": promtool}, folder)
+    except InfrastructureError as exc:
+        return f"not run: {exc}"
+    return promtool_findings(result.stdout + result.stderr)
 
 
 CHECK = CheckType(name="prometheus", params=Params, evaluate=evaluate, summary=__doc__ or "")

@@ -14,6 +14,7 @@ class Run:
     start_time_ms: int
     params: dict[str, str]
     metrics: dict[str, float]
+    tags: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_api(cls, raw: dict[str, Any]) -> Run:
@@ -26,6 +27,7 @@ class Run:
             params={p["key"]: p.get("value", "") for p in data.get("params", [])},
             # runs/search returns the latest value of each metric
             metrics={m["key"]: float(m["value"]) for m in data.get("metrics", []) if "value" in m},
+            tags={t["key"]: str(t.get("value", "")) for t in data.get("tags", []) if "key" in t},
         )
 
 
@@ -52,6 +54,7 @@ class MlflowSnapshot:
     runs: list[Run] = field(default_factory=list)
     versions: list[ModelVersion] = field(default_factory=list)
     aliases: dict[str, dict[str, str]] = field(default_factory=dict)  # model → alias → version
+    experiments: dict[str, str] = field(default_factory=dict)  # experiment id → name
     error: str | None = None
 
     @classmethod
@@ -63,8 +66,10 @@ class MlflowSnapshot:
             for model in raw.get("registered_models", [])
         }
         live = [r for r in raw.get("runs", []) if r.get("info", {}).get("lifecycle_stage", "active") != "deleted"]
+        experiments = {str(e.get("experiment_id", "")): str(e.get("name", "")) for e in raw.get("experiments", [])}
         return cls(runs=[Run.from_api(r) for r in live],
-                   versions=[ModelVersion.from_api(v) for v in raw.get("versions", [])], aliases=aliases)
+                   versions=[ModelVersion.from_api(v) for v in raw.get("versions", [])], aliases=aliases,
+                   experiments=experiments)
 
     def runs_since(self, started_ms: int) -> list[Run]:
         """Runs that started during this grading run (a clock slack of 5 s for container clocks)."""

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -103,11 +101,6 @@ def naming_problems(families: list[Family]) -> list[str]:
     return problems
 
 
-def promtool_problems(text: str) -> list[str] | None:
-    """`promtool check metrics` findings, or None when promtool is not installed."""
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        return None
-    completed = subprocess.run([promtool, "check", "metrics"], input=text.encode(), capture_output=True, timeout=30)
-    output = (completed.stdout + completed.stderr).decode("utf-8", "replace")
+def promtool_findings(output: str) -> list[str]:
+    """`promtool check metrics` findings, one per non-empty line of its output."""
     return [line.strip() for line in output.splitlines() if line.strip()]

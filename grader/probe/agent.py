@@ -46,8 +46,8 @@ def request(url: str, method: str = "GET", body: bytes | None = None, content_ty
         connection.close()
 
 
-def json_request(url: str, payload: Any, timeout: float) -> dict[str, Any]:
-    return request(url, "POST", json.dumps(payload).encode(), "application/json", timeout)
+def json_request(url: str, payload: Any, timeout: float, cap: int = BODY_CAP) -> dict[str, Any]:
+    return request(url, "POST", json.dumps(payload).encode(), "application/json", timeout, cap)
 
 
 def run_action(action: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -67,7 +67,41 @@ def run_action(action: dict[str, Any], timeout: float) -> dict[str, Any]:
         return load(action, timeout)
     if kind == "mlflow":
         return mlflow_snapshot(action["url"], timeout)
+    if kind == "set-alias":
+        return json_request(action["url"] + "/api/2.0/mlflow/registered-models/alias",
+                            {"name": action["model"], "alias": action["alias"], "version": action["version"]}, timeout)
+    if kind == "watch":
+        return watch(action, timeout)
     return {"error": f"unknown action {kind!r}"}
+
+
+def watch(action: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Send ``bodies`` round after round until ``confirm`` rounds in a row all answer 2xx and all (``until: all``)
+    or none (``until: none``) of the answers contain ``token``, or until ``deadline_s``. Each round's statuses
+    and token count are kept, with the bodies of the last ``confirm`` rounds and the first failed answers; the
+    grader judges them."""
+    bodies, token, confirm = action["bodies"], action["token"], int(action.get("confirm", 3))
+    wanted = len(bodies) if action["until"] == "all" else 0
+    started = time.perf_counter()
+    deadline = started + float(action["deadline_s"])
+    rounds: list[dict[str, Any]] = []
+    recent: list[list[str]] = []
+    failures: list[dict[str, Any]] = []
+    streak = 0
+    while streak < confirm and time.perf_counter() < deadline:
+        answers = [json_request(action["url"], body, timeout) for body in bodies]
+        statuses = [a.get("status") for a in answers]
+        hits = sum(token in a.get("body", "") for a in answers)
+        rounds.append({"t": round(time.perf_counter() - started, 3), "statuses": statuses, "hits": hits})
+        failed = [a for a in answers if not (isinstance(a.get("status"), int) and 200 <= a["status"] < 300)]
+        failures += [{"t": rounds[-1]["t"], "status": a.get("status"), "body": a.get("body", a.get("error", ""))[:300]}
+                     for a in failed][: max(0, 10 - len(failures))]
+        recent = [*recent, [a.get("body", "") for a in answers]][-confirm:]
+        all_ok = not failed
+        streak = streak + 1 if all_ok and hits == wanted else 0
+        time.sleep(float(action.get("interval_s", 0.02)))
+    return {"matched": streak >= confirm, "elapsed_s": round(time.perf_counter() - started, 3), "rounds": rounds,
+            "last_bodies": recent, "failures": failures}
 
 
 def load(action: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -89,7 +123,8 @@ def mlflow_snapshot(base: str, timeout: float) -> dict[str, Any]:
     """Everything the tracking server holds that grading looks at: experiments, runs, models, versions."""
     def call(path: str, payload: Any = None) -> Any:
         url = base + path
-        reply = (json_request(url, payload, timeout) if payload is not None
+        # Registry answers are read whole (up to the scrape cap): runs/search grows with every run.
+        reply = (json_request(url, payload, timeout, SCRAPE_CAP) if payload is not None
                  else request(url, timeout=timeout, cap=SCRAPE_CAP))
         if reply.get("status") != 200:
             detail = reply.get("error") or reply.get("body", "")[:200]

@@ -9,7 +9,9 @@ Usage: evaluate_model.py MODEL_URI NAME=FEATURES_CSV [NAME=FEATURES_CSV ...]
        evaluate_model.py --wait GO_FILE NAME=FEATURES_CSV ...
 
 With ``--wait`` it starts early: it imports its libraries, then waits for the grader to write GO_FILE
-(``{"model_uri": ...}`` or ``{"cancel": true}``), so the slow start-up overlaps the candidate's training.
+(``{"models": {KEY: MODEL_URI, ...}}``, ``{"model_uri": ...}`` or ``{"cancel": true}``), so the slow
+start-up overlaps the candidate's training. Several models (e.g. every run of a sweep) are loaded one
+after the other; each result line carries its ``key`` (``model`` for a single URI).
 """
 
 from __future__ import annotations
@@ -40,33 +42,47 @@ def plain(value: Any) -> Any:
 WAIT_SECONDS = 900
 
 
-def wait_for_orders(path: str) -> str | None:
-    """The model URI the grader asks for, or None when it cancels (or never answers)."""
+def wait_for_orders(path: str) -> dict[str, str] | None:
+    """The model URIs (by key) the grader asks for, or None when it cancels (or never answers)."""
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
         if os.path.exists(path):
             with open(path, encoding="utf-8") as handle:
                 orders = json.load(handle)
-            return None if orders.get("cancel") else str(orders["model_uri"])
+            if orders.get("cancel"):
+                return None
+            if "models" in orders:
+                return {str(key): str(uri) for key, uri in orders["models"].items()}
+            return {"model": str(orders["model_uri"])}
         time.sleep(0.1)
     return None
 
 
 def main() -> int:
     arguments = sys.argv[1:]
-    import mlflow
-    import pandas as pd
+    import mlflow  # noqa: F401  (imported before the orders arrive: the slow part of starting)
+    import pandas  # noqa: F401
 
     if arguments[0] == "--wait":
-        model_uri = wait_for_orders(arguments[1])
-        if model_uri is None:
+        models = wait_for_orders(arguments[1])
+        if models is None:
             emit({"cancelled": True})
             return 0
         arguments = arguments[2:]
     else:
-        model_uri, arguments = arguments[0], arguments[1:]
+        models, arguments = {"model": arguments[0]}, arguments[1:]
     datasets = dict(arg.split("=", 1) for arg in arguments)
-    result: dict[str, Any] = {"model_uri": model_uri}
+    for key, model_uri in models.items():
+        evaluate(key, model_uri, datasets)
+    return 0
+
+
+def evaluate(key: str, model_uri: str, datasets: dict[str, str]) -> None:
+    """Emit the model's metadata, then its predictions on every data set (or why it could not load)."""
+    import mlflow
+    import pandas as pd
+
+    result: dict[str, Any] = {"key": key, "model_uri": model_uri}
 
     try:
         info = mlflow.models.get_model_info(model_uri)
@@ -82,7 +98,7 @@ def main() -> int:
     except Exception as exc:
         result["load_error"] = f"{type(exc).__name__}: {exc}"[:1000]
         emit(result)
-        return 0
+        return
     predictions: dict[str, Any] = {}
     for name, path in datasets.items():
         frame = pd.read_csv(path)
@@ -95,7 +111,6 @@ def main() -> int:
             predictions[name] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
     result["predictions"] = predictions
     emit(result)
-    return 0
 
 
 if __name__ == "__main__":

@@ -78,6 +78,7 @@ def _view(report: Report) -> dict[str, Any]:
         service["log_tail"], service["log_tail_omitted"] = tail(service["log_tail"], OUTPUT_TAIL_CHARS)
     view["sections"] = _group_by_section(view["checks"], report.sections)
     view["hidden_count"] = sum(1 for c in view["checks"] if c["visibility"] == "hidden")
+    view["manual_checks"] = [c for c in view["checks"] if c["status"] == "manual"]
     return view
 
 
@@ -90,5 +91,6 @@ def _group_by_section(checks: list[dict[str, Any]], titles: dict[str, str]) -> l
         section = sections.setdefault(check["section"], empty)
         section["checks"].append(check)
         section["points"] += check["points"]
-        section["max_points"] += check["max_points"]
+        if check["status"] != "manual":  # a reviewer's points are outside the automatic subtotal
+            section["max_points"] += check["max_points"]
     return list(sections.values())

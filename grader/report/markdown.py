@@ -20,6 +20,7 @@ STATUS_LABELS = {
     Status.failed: "❌ fail",
     Status.error: "⚠️ error",
     Status.skipped: "⏭️ skip",
+    Status.manual: "📝 needs review",
 }
 # HTML entities for what could end a table cell, open a code span or start HTML; backslash escapes for the
 # inline markup that could otherwise turn a message into a link or emphasis. Entities are never decoded
@@ -76,6 +77,13 @@ def _header(report: Report) -> list[str]:
     percent = format_percent(report.score, report.max_score)
     mark = format_percent(report.pass_mark, 1)
     lines += [f"**Result: {verdict}**. Score: **{score}** ({percent}); pass mark {mark}.", ""]
+    if report.manifest.get("error"):  # graded with the lab's defaults: the candidate must learn why
+        lines += [f"> {escape_md(report.manifest['error'])}", ""]
+    manual = [c for c in report.checks if c.status is Status.manual]
+    if manual:
+        noun = "item awaits" if len(manual) == 1 else "items await"
+        lines += [f"{len(manual)} {noun} a reviewer (up to {format_points(report.review_points)} more points, "
+                  "not included in this score).", ""]
     return lines
 
 
@@ -93,6 +101,8 @@ def _section(section: str, checks: list[CheckResult]) -> list[str]:
     ]
     for check in checks:
         points = f"{format_points(check.points)}/{format_points(check.max_points)}"
+        if check.status is Status.manual:
+            points = f"up to {format_points(check.max_points)} (reviewer)"
         cells = [escape_md(check.id), escape_md(check.title), STATUS_LABELS[check.status], points]
         lines.append("| " + " | ".join([*cells, escape_md(check.message)]) + " |")
     lines.append("")
@@ -121,5 +131,20 @@ def _footer(report: Report) -> list[str]:
         if submission.ref:
             described += f", ref {escape_md(submission.ref)}"
         lines += [described + f"), digest {escape_md(submission.digest)}  "]
-    lines += [f"Run {escape_md(report.run_id)}, grader {escape_md(report.grader_version)}"]
+    lines += [f"Run {escape_md(report.run_id)}, grader {escape_md(report.grader_version)}  "]
+    lines += [_provenance(report)]
     return lines
+
+
+def _provenance(report: Report) -> str:
+    """What the grade was computed from, so it can be reproduced: lab, rubric, images and plug-ins."""
+    parts = [_identity("Lab", report.lab), _identity("rubric", report.rubric)]
+    parts += [f"image {escape_md(name)} {escape_md(digest)}" for name, digest in sorted(report.images.items())]
+    plugins = sorted(report.plugins.items())
+    parts += [f"check type {escape_md(name)} from {escape_md(origin)}" for name, origin in plugins]
+    return "; ".join(parts)
+
+
+def _identity(kind: str, fields: dict[str, str]) -> str:
+    version, digest = fields.get("version", ""), fields.get("digest", "no digest")
+    return f"{kind} {escape_md(fields.get('id', ''))} v{escape_md(version)} ({escape_md(digest)})"

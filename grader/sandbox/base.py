@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from grader.errors import InfrastructureError
 from grader.models import Limits, ServiceResult, StepResult
 
 WORK_DIR = "/work"
@@ -56,6 +57,7 @@ class RunSpec:
     mounts: tuple[Mount, ...] = ()
     mount_work: bool = True
     egress: bool = False
+    image_command: bool = False  # run the image's own ENTRYPOINT/CMD and WORKDIR (an image built from a submission)
 
     def environment(self) -> dict[str, str]:
         return {**BASE_ENVIRONMENT, **self.env}
@@ -102,6 +104,7 @@ class Sandbox(ABC):
     """One grading run's isolated environment. Use as a context manager: teardown always runs."""
 
     backend_name = "abstract"
+    runtime: str | None = None  # the OCI runtime its containers run under, where the backend has one
 
     def __init__(self, run_id: str, image: str, limits: Limits) -> None:
         self.run_id = run_id
@@ -141,18 +144,38 @@ class Sandbox(ABC):
     def service_running(self, name: str) -> bool:
         """Whether a service's container is still running."""
 
+    def build_image(self, context: Path, dockerfile: str, limits: Limits) -> tuple[StepResult, str | None]:
+        """Build ``context`` (a host folder: the grader's copy of a submission) with ``dockerfile`` (relative to
+        it), with no network and within ``limits``; returns the build as a step result and the image id (None
+        when the build failed). The image belongs to the run: ``close`` removes it."""
+        raise InfrastructureError(f"the {self.backend_name} backend cannot build images")
+
     @abstractmethod
     def close(self) -> None:
         """Remove everything this run created. Idempotent; never raises for already-gone things."""
 
     # --- shared behaviour -----------------------------------------------------------------------
 
+    def restart(self, name: str) -> None:
+        """Restart a started service in place (same name on the run network); a backend that cannot says so."""
+        from grader.errors import InfrastructureError
+
+        raise InfrastructureError(f"the {self.backend_name} backend cannot restart service {name!r}")
+
+    def restart_service(self, name: str, port: int, ready_timeout: float) -> ServiceResult:
+        """Restart a service and wait, as at its start, until its port answers again."""
+        self.restart(name)
+        return self._await_port(name, port, ready_timeout)
+
     def start_service(self, spec: RunSpec, port: int, ready_timeout: float) -> ServiceResult:
         """Start a service and wait (with a declared deadline, never a bare sleep) until its port answers."""
         self.start(spec)
+        return self._await_port(spec.name, port, ready_timeout)
+
+    def _await_port(self, name: str, port: int, ready_timeout: float) -> ServiceResult:
         probe = RunSpec(
-            name=f"probe-{spec.name}",
-            command=readiness_probe_command(spec.name, port, ready_timeout),
+            name=f"probe-{name}",
+            command=readiness_probe_command(name, port, ready_timeout),
             image=self.image,
             limits=self.limits.model_copy(update={"timeout": ready_timeout + 15, "memory": "256m"}),
             network=True,
@@ -160,15 +183,15 @@ class Sandbox(ABC):
         )
         result = self.run(probe)
         if result.exit_code == 0:
-            return ServiceResult(id=spec.name, ready=True, message=f"listening on port {port}",
+            return ServiceResult(id=name, ready=True, message=f"listening on port {port}",
                                  ready_after_s=result.duration_s)
-        running = self.service_running(spec.name)
+        running = self.service_running(name)
         message = (
             f"not listening on port {port} within {ready_timeout:.0f}s"
             if running
             else f"exited before listening on port {port}"
         )
-        return ServiceResult(id=spec.name, ready=False, message=message, log_tail=self.service_logs(spec.name))
+        return ServiceResult(id=name, ready=False, message=message, log_tail=self.service_logs(name))
 
     def __enter__(self) -> Sandbox:
         try:

@@ -30,6 +30,7 @@ from docker.types import Mount as DockerMount
 from grader.errors import InfrastructureError, SubmissionError
 from grader.models import Limits, StepResult, parse_memory
 from grader.sandbox.base import SANDBOX_USER, WORK_DIR, OutputCap, RunSpec, Sandbox
+from grader.sandbox.docker_engine import ENGINE_ERRORS, engine_failure, read_timed_out
 
 LABEL = "capstone-grader"
 LABEL_RUN = "capstone-grader.run"
@@ -41,7 +42,10 @@ LABEL_CREATED = "capstone-grader.created"
 ENGINE_LOG_MAX_SIZE = "16m"
 LOG_DRAIN_SECONDS = 30
 COPY_CHUNK = 1024 * 1024
-ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
+# An internal network still gives containers a default route to its bridge, which holds the gateway address
+# on the host: every host address (the gateway, docker0, eth0) would answer them through the host's INPUT
+# chain. Without an address on the bridge nothing answers there; containers still reach each other.
+RUN_NETWORK_OPTIONS = {"com.docker.network.bridge.inhibit_ipv4": "true"}
 
 
 def docker_client(timeout: int = 120) -> docker.DockerClient:
@@ -69,7 +73,7 @@ def run_labels(run_id: str) -> dict[str, str]:
 
 def container_options(
     spec: RunSpec, *, name: str, labels: dict[str, str], network: str | None, volume: str | None,
-    engine_logs: bool = True,
+    engine_logs: bool = True, runtime: str | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for ``containers.create``: the hardening every candidate container gets.
 
@@ -77,7 +81,7 @@ def container_options(
     gets the engine's default bridge instead); ``volume`` the work volume
     (mounted only when ``spec.mount_work``). ``engine_logs`` keeps the output in the engine (capped at
     ``ENGINE_LOG_MAX_SIZE``) for services; steps stream theirs and skip the engine's log driver, which
-    costs time on every line.
+    costs time on every line. ``runtime`` names the OCI runtime (e.g. ``runsc``, gVisor); None: the engine's default.
     """
     limits, fsize = spec.limits, parse_memory(spec.limits.fsize)
     mounts = [DockerMount(m.target, str(m.source), type="bind", read_only=m.read_only) for m in spec.mounts]
@@ -111,6 +115,8 @@ def container_options(
         "log_config": log if engine_logs else LogConfig(type="none"),
         "mounts": mounts,
     }
+    if runtime:
+        options["runtime"] = runtime
     if spec.egress:
         # The engine's default bridge: a route out (NAT) to the package index, but no alias on and no route
         # to the run's internal network, whose services stay out of reach.
@@ -123,6 +129,8 @@ def container_options(
         options["dns_opt"] = ["timeout:1", "attempts:2"]
     else:
         options["network_mode"] = "none"
+    if spec.image_command:  # an image built from the submission runs as its Dockerfile says (CMD, WORKDIR)
+        del options["command"], options["working_dir"]
     return options
 
 
@@ -132,7 +140,7 @@ def engine_errors(what: str) -> Iterator[None]:
     try:
         yield
     except ENGINE_ERRORS as exc:
-        raise InfrastructureError(f"{what}: {exc}") from exc
+        raise engine_failure(what, exc) from exc
 
 
 class DockerSandbox(Sandbox):
@@ -140,9 +148,12 @@ class DockerSandbox(Sandbox):
 
     backend_name = "docker"
 
-    def __init__(self, run_id: str, image: str, limits: Limits, *, client: docker.DockerClient) -> None:
+    def __init__(
+        self, run_id: str, image: str, limits: Limits, *, client: docker.DockerClient, runtime: str | None = None
+    ) -> None:
         super().__init__(run_id, image, limits)
         self.client = client
+        self.runtime = runtime
         self.labels = run_labels(run_id)
         self.network_name = f"grader-{run_id}"
         self.volume_name = f"grader-{run_id}-work"
@@ -155,7 +166,8 @@ class DockerSandbox(Sandbox):
         """Create the run's internal network (no route out) and its work volume."""
         with engine_errors(f"cannot create network {self.network_name}"):
             self.client.networks.create(
-                self.network_name, driver="bridge", internal=True, labels=self.labels, check_duplicate=True
+                self.network_name, driver="bridge", internal=True, labels=self.labels, check_duplicate=True,
+                options=RUN_NETWORK_OPTIONS,
             )
         with engine_errors(f"cannot create volume {self.volume_name}"):
             self.client.volumes.create(name=self.volume_name, labels=self.labels)
@@ -241,8 +253,8 @@ class DockerSandbox(Sandbox):
         out, err = caps
         return StepResult(
             id=spec.name, command=spec.command, exit_code=exit_code, duration_s=round(duration, 3),
-            timed_out=timed_out, oom_killed=oom_killed, stdout=out.text(), stderr=err.text(),
-            stdout_truncated=out.omitted, stderr_truncated=err.omitted,
+            time_limit_s=spec.limits.timeout, timed_out=timed_out, oom_killed=oom_killed, stdout=out.text(),
+            stderr=err.text(), stdout_truncated=out.omitted, stderr_truncated=err.omitted,
         )
 
     def start(self, spec: RunSpec) -> None:
@@ -267,7 +279,7 @@ class DockerSandbox(Sandbox):
         except docker.errors.NotFound:
             return ""
         except ENGINE_ERRORS as exc:
-            raise InfrastructureError(f"cannot read the logs of service {name}: {exc}") from exc
+            raise engine_failure(f"cannot read the logs of service {name}", exc) from exc
         return bytes(tail).decode("utf-8", errors="replace")
 
     def service_running(self, name: str) -> bool:
@@ -280,13 +292,28 @@ class DockerSandbox(Sandbox):
         except docker.errors.NotFound:
             return False
         except ENGINE_ERRORS as exc:
-            raise InfrastructureError(f"cannot inspect service {name}: {exc}") from exc
+            raise engine_failure(f"cannot inspect service {name}", exc) from exc
         return bool(container.status == "running")
+
+    def restart(self, name: str) -> None:
+        """Stop the service's container (SIGTERM, SIGKILL after 5 s) and start it again with the same settings."""
+        container = self._services.get(name)
+        if container is None:
+            raise InfrastructureError(f"service {name!r} was not started, so it cannot be restarted")
+        with engine_errors(f"cannot restart service {name}"):
+            container.restart(timeout=5)
 
     # --- teardown -------------------------------------------------------------------------------
 
+    def build_image(self, context: Path, dockerfile: str, limits: Limits) -> tuple[StepResult, str | None]:
+        """Build the submission's image with no network (see ``grader.sandbox.docker_build``)."""
+        from grader.sandbox.docker_build import build_image
+
+        return build_image(self.client, context=context, dockerfile=dockerfile, tag=f"grader-built-{self.run_id}",
+                           labels=self.labels, limits=limits, step_id="build")
+
     def close(self) -> None:
-        """Remove every container, then the network and the volume labelled with this run."""
+        """Remove every container, then the images built for this run, the network and the volume."""
         self._services.clear()
         cleanup_leftovers(self.client, run_id=self.run_id)
 
@@ -296,17 +323,22 @@ class DockerSandbox(Sandbox):
         name = f"grader-{self.run_id}-{spec.name}-{next(self._counter)}"
         options = container_options(
             spec, name=name, labels=self.labels, network=self.network_name, volume=self.volume_name,
-            engine_logs=engine_logs,
+            engine_logs=engine_logs, runtime=self.runtime,
         )
         with engine_errors(f"cannot create container {name} (image {spec.image}, command {spec.command!r})"):
             return self.client.containers.create(**options)
 
     def _wait(self, container: Any, timeout: float) -> tuple[int | None, bool]:
-        """Wait for exit; past ``timeout`` kill it (SIGKILL: a trapped SIGTERM must not keep it alive)."""
+        """Wait for exit; past ``timeout`` kill it (SIGKILL: a trapped SIGTERM must not keep it alive).
+
+        Only a read timeout means the limit passed. A connection the engine dropped (it restarted or went
+        away) raises: taking it for a timeout would blame the candidate for the engine.
+        """
         try:
             return int(container.wait(timeout=timeout)["StatusCode"]), False
-        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
-            pass
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as exc:
+            if not read_timed_out(exc):
+                raise
         timed_out = True
         try:
             container.kill()
@@ -324,6 +356,7 @@ class DockerSandbox(Sandbox):
             helper = self.client.containers.create(
                 self.image, ["true"], name=name, labels=self.labels, user=SANDBOX_USER, network_mode="none",
                 mounts=[DockerMount(WORK_DIR, self.volume_name, type="volume", read_only=read_only)],
+                **({"runtime": self.runtime} if self.runtime else {}),
             )
         try:
             yield helper
@@ -339,7 +372,7 @@ def cleanup_leftovers(
     label = f"{LABEL_RUN}={run_id}" if run_id else f"{LABEL}=1"
     removed: list[str] = []
     failure: Exception | None = None
-    for kind in ("container", "network", "volume"):  # containers first: they hold the others
+    for kind in ("container", "image", "network", "volume"):  # containers first: they hold the others
         try:
             objects = _list_labelled(client, kind, label)
         except ENGINE_ERRORS as exc:
@@ -356,11 +389,9 @@ def cleanup_leftovers(
             except ENGINE_ERRORS as exc:
                 failure = exc
                 continue
-            removed.append(f"{kind} {obj.name} (run {labels.get(LABEL_RUN, '?')})")
+            removed.append(f"{kind} {getattr(obj, 'name', None) or obj.short_id} (run {labels.get(LABEL_RUN, '?')})")
     if failure is not None:
-        raise InfrastructureError(
-            f"teardown could not remove everything labelled {label}: {failure}"
-        ) from failure
+        raise engine_failure(f"teardown could not remove everything labelled {label}", failure) from failure
     return removed
 
 
@@ -385,24 +416,44 @@ def _list_labelled(client: docker.DockerClient, kind: str, label: str) -> list[A
         return list(client.containers.list(all=True, filters=filters, ignore_removed=True))
     if kind == "network":
         return list(client.networks.list(filters=filters))
+    if kind == "image":  # only images a run built from a submission carry run labels
+        return list(client.images.list(filters=filters))
     return list(client.volumes.list(filters=filters))
 
 
 def _remove(kind: str, obj: Any, attempts: int = 5) -> None:
-    """Remove one object, retrying briefly on 409 (the engine still releasing an endpoint or a mount)."""
+    """Remove one object, retrying briefly on 409 (the engine still releasing an endpoint or a mount).
+
+    A network still holding endpoints (a container the grader did not label was connected to it, or the
+    engine kept a stale endpoint across a restart) has them force-disconnected first.
+    """
     for attempt in range(attempts):
         try:
             if kind == "container":
                 obj.remove(force=True, v=True)
+            elif kind == "image":
+                obj.client.images.remove(obj.id, force=True)
             elif kind == "volume":
                 obj.remove(force=True)
             else:
                 obj.remove()
             return
         except docker.errors.APIError as exc:
-            if exc.status_code != 409 or attempt == attempts - 1:
+            if attempt == attempts - 1:
+                raise
+            if kind == "network" and "active endpoints" in str(exc):
+                _disconnect_all(obj)
+            elif exc.status_code != 409:
                 raise
             time.sleep(0.2 * (attempt + 1))
+
+
+def _disconnect_all(network: Any) -> None:
+    network.reload()
+    for endpoint in (network.attrs.get("Containers") or {}).values():
+        with suppress(docker.errors.NotFound):
+            network.disconnect(endpoint.get("Name", ""), force=True)
+
 
 
 def _remove_quietly(container: Any) -> None:

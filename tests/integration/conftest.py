@@ -44,7 +44,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def labelled_objects(client, label: str) -> list[tuple[str, str, dict[str, str]]]:
     """(kind, name, labels) of every container, network and volume carrying ``label``."""
     by_label = {"label": label}
-    found = [("container", c.name, c.labels) for c in client.containers.list(all=True, filters=by_label)]
+    found = [("container", c.name, c.labels)
+             for c in client.containers.list(all=True, filters=by_label, ignore_removed=True)]
     found += [("network", n.name, n.attrs["Labels"] or {}) for n in client.networks.list(filters=by_label)]
     found += [("volume", v.name, v.attrs["Labels"] or {}) for v in client.volumes.list(filters=by_label)]
     return found
@@ -97,8 +98,10 @@ def sandbox_factory(docker_client, runtime_image) -> Iterator[Callable[..., Dock
     opened: list[DockerSandbox] = []
 
     def make(limits: Limits = TEST_LIMITS) -> DockerSandbox:
+        # GRADER_RUNTIME=runsc runs these sandboxes under gVisor, as `grader grade` does.
         sandbox = DockerSandbox(
-            run_id=new_run_id(), image=runtime_image.tag, limits=limits, client=docker_client
+            run_id=new_run_id(), image=runtime_image.tag, limits=limits, client=docker_client,
+            runtime=os.environ.get("GRADER_RUNTIME") or None,
         )
         opened.append(sandbox)
         sandbox.open()

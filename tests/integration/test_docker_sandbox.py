@@ -143,6 +143,7 @@ def test_service_container_configuration_is_hardened(sandbox_factory, docker_cli
     assert {u["Name"]: (u["Soft"], u["Hard"]) for u in host["Ulimits"]} == {
         "nofile": (256, 256), "fsize": (8 * 1024**2, 8 * 1024**2), "core": (0, 0)}
     assert host["Init"] is True and host["IpcMode"] == "private"
+    assert host["Runtime"] == (sandbox.runtime or docker_client.info()["DefaultRuntime"])  # runsc when chosen
     assert host["LogConfig"] == {"Type": "json-file", "Config": {"max-size": "16m", "max-file": "1"}}
     assert host["Tmpfs"] == {"/tmp": f"size={32 * 1024**2},mode=1777"}
     assert host["NetworkMode"] == sandbox.network_name

@@ -19,7 +19,8 @@ PATHS = project_paths()
 
 def objects_of(client, pid: int) -> list[str]:
     label = f"{LABEL_PID}={pid}"
-    found = [f"container {c.name}" for c in client.containers.list(all=True, filters={"label": label})]
+    found = [f"container {c.name}"
+             for c in client.containers.list(all=True, filters={"label": label}, ignore_removed=True)]
     found += [f"network {n.name}" for n in client.networks.list(filters={"label": label})]
     found += [f"volume {v.name}" for v in client.volumes.list(filters={"label": label})]
     return found
@@ -38,7 +39,20 @@ def start_grading_and_kill_it(client, tmp_path) -> int:
         time.sleep(0.2)
     os.kill(grader.pid, signal.SIGKILL)
     grader.wait(timeout=30)
+    wait_until_settled(client, grader.pid)
     return grader.pid
+
+
+def wait_until_settled(client, pid: int, quiet_for: float = 1.0, timeout: float = 15) -> None:
+    """A request the grader sent just before it died is still carried out by the engine (a container created
+    after the kill): wait until what the dead grader owns has stopped changing, so cleanup sees all of it."""
+    deadline = time.monotonic() + timeout
+    last, since = objects_of(client, pid), time.monotonic()
+    while time.monotonic() - since < quiet_for and time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = objects_of(client, pid)
+        if now != last:
+            last, since = now, time.monotonic()
 
 
 @pytest.mark.parametrize("how", ["next-start", "cleanup-command"])

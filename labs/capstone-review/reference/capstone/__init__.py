@@ -1,0 +1,1 @@
+"""Fault classifier for rotating machines: features, registry helpers and monitoring."""

@@ -1,0 +1,1 @@
+"""Fault classifier with drift monitoring: data contract, training, and the drift detector."""
