@@ -79,7 +79,7 @@ def test_the_refusal_the_step_got_is_in_the_report(sandbox_breaker, step_id, std
 ])
 def test_a_step_killed_at_its_time_limit_keeps_what_it_printed(sandbox_breaker, step_id, printed):
     step = sandbox_breaker.step(step_id)
-    assert step.timed_out and step.time_limit_s == 3 and 3 <= step.duration_s < 3 + 5
+    assert step.timed_out and step.time_limit_s == 3 and 3 <= step.duration_s < 3 + 10  # SIGKILL, no grace
     assert sandbox_breaker.check(step_id).evidence["stdout_tail"] == printed
 
 
@@ -96,7 +96,7 @@ def test_huge_output_is_cut_to_the_limit_with_a_marker(sandbox_breaker, step_id,
 
 
 def test_grader_memory_stays_flat_under_a_gigabyte_of_output(sandbox_breaker):
-    assert sandbox_breaker.max_rss_mib < MAX_GRADER_RSS_MIB
+    assert sandbox_breaker.max_rss_mib < MAX_GRADER_RSS_MIB, f"peak RSS {sandbox_breaker.max_rss_mib:.0f} MiB"
 
 
 def test_binary_output_reaches_the_html_report_without_control_characters(sandbox_breaker):
