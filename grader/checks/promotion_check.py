@@ -110,9 +110,9 @@ def _no_errors(drill: DrillResult) -> CheckOutcome:
     answered = sum(len(entry.get("statuses", [])) for phase in phases for entry in phase.rounds)
     errors = sum(phase.errors() for phase in phases)
     if errors:
-        first = next(f for phase in phases for f in phase.failures)
+        phase, first = next((phase, f) for phase in phases for f in phase.failures)
         return CheckOutcome.failed(f"{errors} of {answered} requests during the switches failed, e.g. "
-                                   f"{first.get('status') or 'no answer'} at {first.get('t')}s: "
+                                   f"{first.get('status') or 'no answer'} {first.get('t')}s into the {phase.name}: "
                                    f"{str(first.get('body'))[:120]}", **evidence)
     return CheckOutcome.passed(f"all {answered} requests during the switches got a 2xx", **evidence)
 

@@ -199,7 +199,7 @@ def test_failed_requests_during_a_switch_fail_the_no_errors_check(tmp_path):
     assert outcomes["follows-promotion"].status == outcomes["follows-rollback"].status == Status.passed
     errors = outcomes["no-errors-during-switch"]
     assert errors.status == Status.failed
-    assert errors.message.startswith("6 of 80 requests during the switches failed, e.g. 500 at 0.0s")
+    assert errors.message.startswith("6 of 80 requests during the switches failed, e.g. 500 0.0s into the promotion")
     assert errors.evidence["promotion"]["statuses"] == {"200": 37, "500": 3}
 
 
