@@ -29,6 +29,30 @@ class _PlainDataLoader(yaml.SafeLoader):
             raise LabError("YAML aliases (*name) are not allowed", f"{self.name}:{mark.line + 1}")
         return super().compose_node(parent, index)
 
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        # PyYAML keeps the last of two equal keys silently; in a lab or manifest that hides a mistake.
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                line = key_node.start_mark.line + 1
+                if key_node.value in first_line:
+                    raise LabError(f"duplicate key {key_node.value!r} (first at line {first_line[key_node.value]})",
+                                   f"{self.name}:{line}")
+                first_line[key_node.value] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _plain_data_loader(text: str, name: str) -> _PlainDataLoader:
+    """A loader over ``text``; a control character (which the reader rejects up front) is a LabError."""
+    try:
+        loader = _PlainDataLoader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise LabError(f"invalid YAML: character #x{exc.character:04x} is not allowed (a terminal escape or "
+                       "other control character)", f"{name}:{line}") from None
+    loader.name = name
+    return loader
+
 
 @dataclass(frozen=True)
 class YamlDocument:
@@ -76,13 +100,7 @@ def load_yaml(path: Path) -> YamlDocument:
     if size > MAX_YAML_BYTES:
         raise LabError(f"file is {size} bytes; YAML files over {MAX_YAML_BYTES} bytes are refused", str(path))
     text = path.read_text(encoding="utf-8", errors="replace")
-    try:  # the reader checks every character up front, in the constructor
-        loader = _PlainDataLoader(text)
-    except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, exc.position) + 1
-        raise LabError(f"invalid YAML: character #x{exc.character:04x} is not allowed (a terminal escape or "
-                       "other control character)", f"{path}:{line}") from None
-    loader.name = str(path)
+    loader = _plain_data_loader(text, str(path))
     try:
         node = loader.get_single_node()
         if node is None:
@@ -117,8 +135,7 @@ def load_all_plain(text: str, name: str) -> list[Any]:
     no aliases. Raises LabError naming ``name`` and the line for anything else or a syntax error."""
     if len(text.encode()) > MAX_YAML_BYTES:
         raise LabError(f"{name} is over {MAX_YAML_BYTES // 1024} KiB")
-    loader = _PlainDataLoader(text)
-    loader.name = name
+    loader = _plain_data_loader(text, name)
     try:
         documents = []
         while loader.check_data():
