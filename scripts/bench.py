@@ -19,11 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader.engines import DockerEngine
-from grader.images import ensure_image
-from grader.labs import load_lab
+from grader.sandbox.docker.engine import DockerEngine
+from grader.sandbox.docker.images import ensure_image
+from grader.labs.loading import load_lab
 from grader.paths import project_paths
-from grader.run import GradeOptions, grade_submission
+from grader.run.orchestrate import GradeOptions, grade_submission
 
 
 def spread(values: list[float]) -> dict[str, float]:

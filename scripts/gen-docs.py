@@ -28,7 +28,7 @@ from pydantic.fields import FieldInfo
 
 from grader.checks import all_check_types
 from grader.checks.base import CheckType
-from grader.schemas import SCHEMA_FILES, schema_text
+from grader.labs.schemas import SCHEMA_FILES, schema_text
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 CHECK_TYPES = "check-types.md"

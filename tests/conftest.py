@@ -38,7 +38,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def left_by_this_session(client: Any) -> dict[str, list[str]]:
     """Run id → "kind name" of the grader's objects this session's processes created and left."""
-    from grader.sandbox.docker import LABEL_CREATED, LABEL_HOST, LABEL_PID, LABEL_RUN
+    from grader.sandbox.docker.containers import LABEL_CREATED, LABEL_HOST, LABEL_PID, LABEL_RUN
 
     owners = {str(os.getpid()), *(str(pid) for pid in _children)}
     found: dict[str, list[str]] = {}
@@ -58,7 +58,7 @@ def left_by_this_session(client: Any) -> dict[str, list[str]]:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from grader.errors import InfrastructureError
-    from grader.sandbox.docker import cleanup_leftovers, docker_client
+    from grader.sandbox.docker.containers import cleanup_leftovers, docker_client
 
     try:
         client = docker_client(timeout=30)

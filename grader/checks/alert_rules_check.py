@@ -45,9 +45,9 @@ from grader.evidence.alert_scenarios import (
     scenario,
     unit_test,
 )
+from grader.labs.yamlio import load_yaml
 from grader.models import CheckOutcome
-from grader.tools import INPUT_MOUNT, find_tool, tool_path
-from grader.yamlio import load_yaml
+from grader.sandbox.tools import INPUT_MOUNT, find_tool, tool_path
 
 MAX_RULE_FILES = 20
 MAX_RULES_BYTES = 1024 * 1024

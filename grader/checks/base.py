@@ -60,7 +60,7 @@ class CheckType:
 SandboxRunner = Callable[[str, str, Mapping[str, str]], StepResult]
 SandboxCopier = Callable[[str, Path], "Path | None"]
 # (name, command, host tools by name, host folder of inputs): runs a grader-chosen tool binary over files
-# in a container with no network and no work area; see grader.tools.
+# in a container with no network and no work area; see grader.sandbox.tools.
 ToolRunner = Callable[[str, str, Mapping[str, Path], Path], StepResult]
 
 
@@ -82,8 +82,8 @@ class CheckContext:
     run_in_sandbox: SandboxRunner
     copy_from_sandbox: SandboxCopier
     facts: Any = None  # grader.evidence.Facts for labs that run a capstone pipeline
-    manifest: Any = None  # grader.manifest.SubmissionManifest of this submission
-    dependencies: Any = None  # grader.dependencies.DependencyOutcome when the lab installs requirements
+    manifest: Any = None  # grader.labs.manifest.SubmissionManifest of this submission
+    dependencies: Any = None  # grader.run.dependencies.DependencyOutcome when the lab installs requirements
     run_tool: ToolRunner = no_tool_runner
 
     def require_facts(self) -> Any:

@@ -27,8 +27,8 @@ from grader.errors import LabError
 from grader.evidence.alert_scenarios import rule_names
 from grader.evidence.prometheus import parse_exposition
 from grader.evidence.promql import PROMETHEUS_SERIES, dashboard_queries, selectors
+from grader.labs.yamlio import load_yaml
 from grader.models import CheckOutcome
-from grader.yamlio import load_yaml
 
 MAX_DASHBOARD_BYTES = 2 * 1024 * 1024
 

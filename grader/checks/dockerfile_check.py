@@ -25,7 +25,7 @@ from typing import Literal
 from pydantic import Field
 
 from grader.checks.base import CheckContext, CheckParams, CheckType
-from grader.deploy.dockerfile import RULES, Dockerfile
+from grader.evidence.deploy.dockerfile import RULES, Dockerfile
 from grader.models import CheckOutcome
 
 

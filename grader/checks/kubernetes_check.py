@@ -24,10 +24,10 @@ from typing import Literal
 from pydantic import Field
 
 from grader.checks.base import CheckContext, CheckParams, CheckType
-from grader.deploy.kubernetes import WORKLOAD_RULES, Resource, schema_problems, workloads
 from grader.errors import LabError
+from grader.evidence.deploy.kubernetes import WORKLOAD_RULES, Resource, schema_problems, workloads
+from grader.labs.yamlio import load_all_plain
 from grader.models import CheckOutcome
-from grader.yamlio import load_all_plain
 
 
 class Params(CheckParams):

@@ -24,7 +24,7 @@ from pydantic import Field
 from grader.checks.base import CheckContext, CheckParams, CheckType
 from grader.errors import InfrastructureError
 from grader.models import CheckOutcome
-from grader.tools import INPUT_MOUNT, find_tool, tool_path
+from grader.sandbox.tools import INPUT_MOUNT, find_tool, tool_path
 
 OUTPUT_TAIL = 3000
 RUFF_FILES = ("ruff.toml", ".ruff.toml")

@@ -35,7 +35,7 @@ from grader.evidence.prometheus import (
 )
 from grader.evidence.serving import COUNTER_WINDOW
 from grader.models import CheckOutcome
-from grader.tools import INPUT_MOUNT, find_tool, tool_path
+from grader.sandbox.tools import INPUT_MOUNT, find_tool, tool_path
 
 
 class Params(CheckParams):

@@ -26,8 +26,8 @@ from grader.evidence.promotion import DrillPlan, DrillResult, Sentinel, register
 from grader.evidence.retraining import RETRAINED_EVALUATOR, Retraining, registered_between
 from grader.evidence.serving import ServingPlan, encode_row, malformed_bodies, probe_actions
 from grader.evidence.sweep import sweep_runs
-from grader.labs import LoadedLab
-from grader.manifest import SubmissionManifest
+from grader.labs.loading import LoadedLab
+from grader.labs.manifest import SubmissionManifest
 from grader.models import ServiceResult
 from grader.probe import PLAN_MOUNT
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from grader.evidence.prometheus import parse_exposition
-from grader.manifest import DriftSection
+from grader.labs.manifest import DriftSection
 
 # Probe labels, in the order the probe runs them.
 SIGNAL_AT_START = "drift-signal-at-start"

@@ -14,10 +14,9 @@ from uuid import uuid4
 import pytest
 
 from grader.errors import InfrastructureError
-from grader.images import ImageRef, ensure_image
 from grader.models import Limits
 from grader.paths import project_paths
-from grader.sandbox.docker import (
+from grader.sandbox.docker.containers import (
     LABEL,
     LABEL_PID,
     LABEL_RUN,
@@ -25,9 +24,10 @@ from grader.sandbox.docker import (
     cleanup_leftovers,
     owner_is_gone,
 )
-from grader.sandbox.docker import (
+from grader.sandbox.docker.containers import (
     docker_client as connect,
 )
+from grader.sandbox.docker.images import ImageRef, ensure_image
 
 TEST_RUN_PREFIX = "test-"
 HERE = Path(__file__).resolve().parent

@@ -9,10 +9,10 @@ import subprocess
 import sys
 import time
 
-from grader.labs import load_lab, load_variants, materialize_variant
+from grader.labs.loading import load_lab, load_variants, materialize_variant
 from grader.paths import project_paths
-from grader.sandbox.docker import LABEL_PID, LABEL_RUN
-from grader.store import ResultStore
+from grader.results.store import ResultStore
+from grader.sandbox.docker.containers import LABEL_PID, LABEL_RUN
 
 PATHS = project_paths()
 LAB = "train-and-test"

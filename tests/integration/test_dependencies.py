@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from grader.dependencies import DEPS_DIR, DependencyOutcome, prepare_dependencies
 from grader.models import Limits
 from grader.paths import project_paths
+from grader.run.dependencies import DEPS_DIR, DependencyOutcome, prepare_dependencies
 from grader.sandbox.base import RunSpec, Sandbox
-from grader.sandbox.docker import LABEL_RUN, DockerSandbox
+from grader.sandbox.docker.containers import LABEL_RUN, DockerSandbox
 
 RUNTIME_PINS = project_paths().sandboxes / "runtime" / "requirements.txt"
 # Room to resolve and build (tmpfs counts against memory); far below DEPENDENCY_LIMITS' time.

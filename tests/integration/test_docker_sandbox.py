@@ -13,11 +13,11 @@ import time
 import pytest
 
 from grader.errors import BadInputError
-from grader.images import ensure_image
 from grader.models import Limits, parse_memory
 from grader.paths import project_paths
 from grader.sandbox.base import BASE_ENVIRONMENT, Mount, RunSpec
-from grader.sandbox.docker import LABEL_RUN, DockerSandbox, cleanup_leftovers, run_labels
+from grader.sandbox.docker.containers import LABEL_RUN, DockerSandbox, cleanup_leftovers, run_labels
+from grader.sandbox.docker.images import ensure_image
 
 ROOT = project_paths().root
 HTTP_SERVER = "python3 -m http.server --bind 0.0.0.0 {port}"
@@ -333,7 +333,7 @@ INTERRUPTED_RUN = """
 import sys
 from grader.models import Limits
 from grader.sandbox.base import RunSpec
-from grader.sandbox.docker import DockerSandbox, docker_client
+from grader.sandbox.docker.containers import DockerSandbox, docker_client
 
 run_id, image = sys.argv[1], sys.argv[2]
 limits = Limits(timeout=600)

@@ -23,11 +23,11 @@ from urllib.parse import urlparse
 
 import pytest
 
-from grader.labs import load_lab
+from grader.labs.loading import load_lab
 from grader.models import Report, Status
 from grader.paths import project_paths
-from grader.sandbox.docker import LABEL_PID, cleanup_leftovers
-from grader.store import ResultStore
+from grader.results.store import ResultStore
+from grader.sandbox.docker.containers import LABEL_PID, cleanup_leftovers
 
 PATHS = project_paths()
 LAB = "train-and-test"

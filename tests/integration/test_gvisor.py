@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.labs import load_lab
+from grader.labs.loading import load_lab
 from grader.paths import project_paths
 from grader.sandbox.base import RunSpec
-from grader.sandbox.docker import LABEL_PID, LABEL_RUN, DockerSandbox
+from grader.sandbox.docker.containers import LABEL_PID, LABEL_RUN, DockerSandbox
 from grader.sandbox.runtimes import GVISOR
 
 PATHS = project_paths()

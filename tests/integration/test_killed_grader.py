@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from grader.engines import DockerEngine
 from grader.paths import project_paths
-from grader.sandbox.docker import LABEL_PID
+from grader.sandbox.docker.containers import LABEL_PID
+from grader.sandbox.docker.engine import DockerEngine
 
 PATHS = project_paths()
 

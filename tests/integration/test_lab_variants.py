@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from grader.engines import DockerEngine
-from grader.labs import list_lab_ids, load_lab, load_variants, materialize_variant
+from grader.labs.loading import list_lab_ids, load_lab, load_variants, materialize_variant
 from grader.models import Status
 from grader.paths import project_paths
-from grader.run import GradeOptions, grade_submission
+from grader.run.orchestrate import GradeOptions, grade_submission
+from grader.sandbox.docker.engine import DockerEngine
 
 PATHS = project_paths()
 VARIANTS = [(lab_id, name) for lab_id in list_lab_ids(PATHS) for name in load_variants(load_lab(lab_id, PATHS))]

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 
-from grader.engines import DockerEngine
-from grader.labs import load_lab, materialize_variant
+from grader.labs.loading import load_lab, materialize_variant
 from grader.models import Status
 from grader.paths import project_paths
-from grader.run import GradeOptions, grade_submission
+from grader.run.orchestrate import GradeOptions, grade_submission
+from grader.sandbox.docker.engine import DockerEngine
 
 PATHS = project_paths()
 

@@ -13,7 +13,7 @@ from uuid import uuid4
 
 import docker.errors
 
-from grader.sandbox.docker import run_labels
+from grader.sandbox.docker.containers import run_labels
 
 TESTS = Path(__file__).resolve().parent.parent
 
@@ -23,7 +23,7 @@ LEAKY_TEST = textwrap.dedent('''
 
     # A child process (as a grader run is) creates a labelled network and exits without removing it.
     CHILD = (
-        "import docker, sys; from grader.sandbox.docker import run_labels; "
+        "import docker, sys; from grader.sandbox.docker.containers import run_labels; "
         "docker.from_env().networks.create(sys.argv[1], internal=True, labels=run_labels(sys.argv[2]))"
     )
 

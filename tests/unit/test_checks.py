@@ -139,7 +139,7 @@ def test_unknown_check_type_lists_the_known_ones():
 
 
 def test_dependencies_check_passes_unless_the_requirements_failed(tmp_path):
-    from grader.dependencies import DependencyOutcome
+    from grader.run.dependencies import DependencyOutcome
 
     check = get_check_type("dependencies")
     context = make_context(tmp_path, {})

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.dependencies import (
+from grader.errors import InfrastructureError
+from grader.models import Limits, StepResult
+from grader.paths import project_paths
+from grader.run.dependencies import (
     CA_MOUNT,
     DEPS_DIR,
     OUT_MOUNT,
@@ -27,11 +30,8 @@ from grader.dependencies import (
     runtime_pins,
     unmet,
 )
-from grader.errors import InfrastructureError
-from grader.models import Limits, StepResult
-from grader.paths import project_paths
 from grader.sandbox.base import Mount, RunSpec, Sandbox
-from grader.sandbox.docker import container_options
+from grader.sandbox.docker.containers import container_options
 
 RUNTIME_PINS = project_paths().sandboxes / "runtime" / "requirements.txt"
 LIMITS = Limits()

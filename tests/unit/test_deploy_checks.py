@@ -11,8 +11,8 @@ import pytest
 
 from grader.checks import get_check_type
 from grader.checks.base import CheckContext
-from grader.deploy.dockerfile import Dockerfile, map_base_images
-from grader.manifest import SubmissionManifest
+from grader.evidence.deploy.dockerfile import Dockerfile, map_base_images
+from grader.labs.manifest import SubmissionManifest
 from grader.models import Status
 
 REFERENCE = Path(__file__).resolve().parents[2] / "labs" / "deploy" / "reference"

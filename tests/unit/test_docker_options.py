@@ -9,7 +9,7 @@ import pytest
 from grader.errors import InfrastructureError
 from grader.models import Limits
 from grader.sandbox.base import BASE_ENVIRONMENT, Mount, RunSpec
-from grader.sandbox.docker import (
+from grader.sandbox.docker.containers import (
     ENGINE_LOG_MAX_SIZE,
     container_options,
     docker_client,

@@ -13,8 +13,8 @@ from types import ModuleType
 
 import pytest
 
-from grader.labs import load_rubric
-from grader.manifest import SubmissionManifest, load_manifest
+from grader.labs.loading import load_rubric
+from grader.labs.manifest import SubmissionManifest, load_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = ROOT / "scripts" / "gen-docs.py"

@@ -26,7 +26,7 @@ from grader.evidence.drift import (
 )
 from grader.evidence.mlflow_snapshot import MlflowSnapshot, ModelVersion
 from grader.evidence.retraining import Retraining, registered_between
-from grader.manifest import DriftSection, SubmissionManifest
+from grader.labs.manifest import DriftSection, SubmissionManifest
 from grader.models import Status
 
 GAUGE = """# HELP feature_drift_detected 1 while drifting.
@@ -280,9 +280,9 @@ def test_a_service_cannot_wait_for_a_step_that_runs_after_the_services():
 
 
 def test_the_drift_lab_mounts_its_retraining_data_into_the_retrain_step_only():
-    from grader.labs import load_lab
+    from grader.labs.loading import load_lab
     from grader.paths import project_paths
-    from grader.pipeline import data_mounts, step_data_mounts
+    from grader.run.pipeline import data_mounts, step_data_mounts
 
     lab = load_lab("drift", project_paths())
     retrain = next(step for step in lab.lab.steps if step.id == "retrain")

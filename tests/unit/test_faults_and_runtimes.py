@@ -11,13 +11,13 @@ import urllib3.exceptions
 from docker.errors import APIError
 from pydantic import ValidationError
 
-from grader.attempts import end_in_error, next_attempt, record_attempt
 from grader.errors import BadInputError, EngineLostError, InfrastructureError, RuntimeUnavailableError
 from grader.models import CheckResult, Lab, Limits, Report, Rubric, SandboxPolicy, Status
-from grader.pipeline import QuietObserver, RunState
+from grader.run.attempts import end_in_error, next_attempt, record_attempt
+from grader.run.pipeline import QuietObserver, RunState
 from grader.sandbox.base import RunSpec
-from grader.sandbox.docker import container_options
-from grader.sandbox.docker_engine import engine_failure, engine_lost, read_timed_out
+from grader.sandbox.docker.containers import container_options
+from grader.sandbox.docker.health import engine_failure, engine_lost, read_timed_out
 from grader.sandbox.runtimes import choose_runtime
 
 OFFERED_WITHOUT_GVISOR = {"runc", "io.containerd.runc.v2"}

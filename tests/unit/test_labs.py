@@ -9,7 +9,7 @@ import pytest
 
 from grader.cli import main
 from grader.errors import LabError
-from grader.labs import list_lab_ids, load_lab, load_rubric, load_variants, materialize_variant
+from grader.labs.loading import list_lab_ids, load_lab, load_rubric, load_variants, materialize_variant
 from grader.paths import project_paths
 
 GOOD_RUBRIC = """\

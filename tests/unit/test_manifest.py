@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import LabError
-from grader.manifest import SubmissionManifest, load_manifest
+from grader.labs.manifest import SubmissionManifest, load_manifest
 
 LAB_DEFAULTS = {"model": {"name": "fault-classifier", "alias": "champion"}}
 

@@ -25,7 +25,7 @@ from grader.evidence.alert_scenarios import (
     unit_test,
 )
 from grader.evidence.promql import dashboard_queries, selectors
-from grader.manifest import SubmissionManifest
+from grader.labs.manifest import SubmissionManifest
 from grader.models import Status, StepResult
 
 # --- PromQL --------------------------------------------------------------------------------------

@@ -16,10 +16,10 @@ import pytest
 from grader.checks import all_check_types, check_type_origins
 from grader.cli import main
 from grader.errors import BadInputError
-from grader.lab_plugins import plugin_labs
-from grader.labs import lab_directory, lab_origins, list_lab_ids, load_lab
+from grader.labs.loading import lab_directory, lab_origins, list_lab_ids, load_lab
+from grader.labs.plugins import plugin_labs
+from grader.labs.provenance import plugin_check_types
 from grader.paths import project_paths
-from grader.provenance import plugin_check_types
 
 PATHS = project_paths()
 EXAMPLE_LAB = (PATHS.root / "examples" / "plugin-example" / "grader_example_plugin" / "labs" / "example-changelog")

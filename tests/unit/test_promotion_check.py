@@ -16,8 +16,8 @@ import pytest
 from grader.checks import get_check_type
 from grader.checks.base import CheckContext
 from grader.evidence import Facts
-from grader.labs import load_lab
-from grader.manifest import SubmissionManifest
+from grader.labs.loading import load_lab
+from grader.labs.manifest import SubmissionManifest
 from grader.models import ServiceResult, Status
 from grader.paths import project_paths
 from grader.probe import agent

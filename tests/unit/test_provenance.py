@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from grader.labs import LoadedLab, load_lab
+from grader.labs.loading import LoadedLab, load_lab
+from grader.labs.provenance import lab_digest
+from grader.labs.scaffold import create_lab
 from grader.models import Report
 from grader.paths import project_paths
-from grader.provenance import lab_digest
-from grader.report import render
-from grader.scaffold import create_lab
+from grader.results.report import render
 
 PATHS = project_paths()
 

@@ -13,9 +13,9 @@ import pytest
 
 from grader.errors import BadInputError
 from grader.models import CheckResult, Report, ServiceResult, Status, StepResult, SubmissionInfo, Visibility
-from grader.report import html as html_report
-from grader.report import json_report, markdown, render, write_reports
-from grader.report.text import clean_text, format_points, tail
+from grader.results.report import html as html_report
+from grader.results.report import json_report, markdown, render, write_reports
+from grader.results.report.text import clean_text, format_points, tail
 
 ReportFactory = Callable[..., Report]
 

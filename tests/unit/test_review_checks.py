@@ -11,11 +11,11 @@ import pytest
 
 from grader.checks import get_check_type
 from grader.checks.base import CheckContext
-from grader.console import summary_table
+from grader.cli.console import summary_table
 from grader.models import CheckOutcome, Report, Rubric, Status
-from grader.report import render
-from grader.rubric_test import compare
-from grader.scoring import result_from_outcome, score_report, skip_reason
+from grader.results.report import render
+from grader.results.scoring import result_from_outcome, score_report, skip_reason
+from grader.run.rubric_test import compare
 
 
 def make_context(tmp_path: Path, files: dict[str, str], run_tool: Any = None) -> CheckContext:

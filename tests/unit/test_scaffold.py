@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from grader.cli import main
-from grader.labs import load_lab, load_variants, materialize_variant
+from grader.labs.loading import load_lab, load_variants, materialize_variant
+from grader.labs.scaffold import TEMPLATES, create_lab
 from grader.paths import project_paths
-from grader.scaffold import TEMPLATES, create_lab
 
 PATHS = project_paths()
 

@@ -15,10 +15,10 @@ from jsonschema import Draft202012Validator
 
 from grader.checks import all_check_types
 from grader.cli import main
-from grader.labs import load_lab
+from grader.labs.loading import load_lab
+from grader.labs.scaffold import create_lab
+from grader.labs.schemas import SCHEMA_FILES, lab_schema, manifest_schema, rubric_schema, schema_text, variant_schema
 from grader.paths import project_paths
-from grader.scaffold import create_lab
-from grader.schemas import SCHEMA_FILES, lab_schema, manifest_schema, rubric_schema, schema_text, variant_schema
 
 PATHS = project_paths()
 ROOT = PATHS.root

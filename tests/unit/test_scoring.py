@@ -1,5 +1,5 @@
 from grader.models import CheckResult, CheckSpec, Report, Status
-from grader.scoring import score_report, skip_reason
+from grader.results.scoring import score_report, skip_reason
 
 
 def _result(check_id: str, status: Status, points: float = 0, max_points: float = 1) -> CheckResult:

@@ -15,7 +15,7 @@ import pytest
 
 from grader.errors import BadInputError, InfrastructureError
 from grader.models import CheckResult, Report, Status, SubmissionInfo
-from grader.store import SCHEMA_VERSION, ResultStore, StoredRun
+from grader.results.store import SCHEMA_VERSION, ResultStore, StoredRun
 
 ReportFactory = Callable[..., Report]
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -175,7 +175,7 @@ _SAVE_IN_CHILD = """
 import sys
 from pathlib import Path
 from grader.models import Report
-from grader.store import ResultStore
+from grader.results.store import ResultStore
 
 db, report_file, prefix = sys.argv[1:]
 template = Report.model_validate_json(Path(report_file).read_text())

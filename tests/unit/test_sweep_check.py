@@ -15,8 +15,8 @@ from grader.checks.base import CheckContext
 from grader.evidence import Facts
 from grader.evidence.mlflow_snapshot import MlflowSnapshot
 from grader.evidence.sweep import sweep_runs
-from grader.labs import load_lab
-from grader.manifest import SubmissionManifest
+from grader.labs.loading import load_lab
+from grader.labs.manifest import SubmissionManifest
 from grader.models import Status
 from grader.paths import project_paths
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from grader.errors import LabError
-from grader.yamlio import load_all_plain, load_yaml
+from grader.labs.yamlio import load_all_plain, load_yaml
 
 
 def test_a_duplicate_key_is_refused_with_both_lines(tmp_path):

@@ -32,7 +32,7 @@ from grader.models import CheckResult, Limits, Report, ServiceResult, StepResult
 from grader.paths import project_paths
 from grader.sandbox import RunSpec
 from grader.sandbox.base import BASE_ENVIRONMENT
-from grader.sandbox.docker import LABEL_RUN, DockerSandbox, cleanup_leftovers, run_labels
+from grader.sandbox.docker.containers import LABEL_RUN, DockerSandbox, cleanup_leftovers, run_labels
 
 HERE = Path(__file__).resolve().parent
 LAB_DIR = HERE / "labs" / "sandbox-limits"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.archive import ExtractLimits
-from grader.report.markdown import escape_md
+from grader.intake.archive import ExtractLimits
+from grader.results.report.markdown import escape_md
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from markupsafe import escape
 
-from grader.engines import DockerEngine
-from grader.labs import load_lab
+from grader.labs.loading import load_lab
 from grader.models import Report, Status
-from grader.report.html import CONTENT_SECURITY_POLICY
-from grader.run import GradeOptions, grade_submission
+from grader.results.report.html import CONTENT_SECURITY_POLICY
+from grader.run.orchestrate import GradeOptions, grade_submission
+from grader.sandbox.docker.engine import DockerEngine
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:

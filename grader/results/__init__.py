@@ -1,0 +1,1 @@
+"""Results: scoring, the results store, and the report renderers (json, md, html)."""

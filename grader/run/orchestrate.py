@@ -1,0 +1,262 @@
+"""Orchestrates one grading run: load → intake → images → sandbox → services → steps → checks → report.
+
+Data flows one way. Whatever happens after the lab and submission were accepted, a report is
+written: an infrastructure failure or an interrupt ends the run with ``outcome: error`` and the
+reason, and the sandbox is torn down on every path out.
+
+Work that does not depend on the pipeline overlaps with it: early checks (the candidate's test
+suite) run while the grader's services start, the model evaluator starts (and imports its libraries)
+while training runs, and the registry snapshot and model evaluation are gathered while the
+candidate's server starts. Two helper threads are enough on the 2-core machines this targets.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from grader import __version__
+from grader.errors import GraderError, InfrastructureError
+from grader.evidence import Facts
+from grader.intake.submission import open_submission
+from grader.labs.loading import LoadedLab, load_lab
+from grader.labs.provenance import lab_digest, plugin_check_types
+from grader.models import CheckResult, Report
+from grader.paths import ProjectPaths
+from grader.results.report import write_reports
+from grader.results.scoring import score_report
+from grader.results.store import ResultStore
+from grader.run.attempts import INTERRUPTED, end_in_error, next_attempt, record_attempt
+from grader.run.grading import RubricEvaluator
+from grader.run.pipeline import (
+    QuietObserver,
+    RunObserver,
+    RunState,
+    collect_service_logs,
+    install_dependencies,
+    read_manifest,
+    run_steps,
+    start_services,
+)
+from grader.run.submission_image import build_submission_image
+from grader.sandbox import Sandbox
+from grader.sandbox.engine import Engine
+
+
+@dataclass(frozen=True)
+class GradeOptions:
+    out_dir: Path | None = None
+    ref: str | None = None
+    formats: tuple[str, ...] = ("json", "md", "html")
+    store: bool = True
+
+
+@dataclass
+class GradeOutcome:
+    report: Report
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def grade_submission(
+    submission: str,
+    lab_reference: str,
+    paths: ProjectPaths,
+    engine: Engine,
+    options: GradeOptions = GradeOptions(),
+    observer: RunObserver | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    run_id: str | None = None,
+) -> GradeOutcome:
+    """Grade one submission against one lab and write its reports.
+
+    Raises BadInputError for an unusable lab or submission (nothing is graded then); any later failure
+    is recorded in the returned report as ``outcome: error``.
+    """
+    started = clock()
+    lab = load_lab(lab_reference, paths)
+    engine.check_runtime(lab)
+    report = _new_report(lab, run_id or new_run_id(), engine.name)
+    with tempfile.TemporaryDirectory(prefix="grader-run-") as scratch:
+        run = RunState(lab=lab, report=report, observer=observer or QuietObserver(), clock=clock,
+                       scratch=Path(scratch))
+        with run.phase("intake"):
+            workspace = open_submission(submission, run.scratch / "submission", ref=options.ref)
+        report.submission = workspace.info
+        run.manifest = read_manifest(run, workspace.path)
+        try:
+            _grade_with_retries(run, engine, workspace.path, paths)
+        except KeyboardInterrupt:
+            _finish(run, options, paths, started)  # every try shares the one report: it is the last try's
+            raise
+        return _finish(run, options, paths, started)
+
+
+def _grade_with_retries(run: RunState, engine: Engine, workspace: Path, paths: ProjectPaths) -> None:
+    """Execute the run; after an infrastructure error, again from the start as often as the lab allows."""
+    retries = run.lab.lab.retry_on_infrastructure_error
+    for number in range(1, retries + 2):
+        if number > 1:
+            run.observer.log(f"attempt {number - 1} ended in an infrastructure error; retrying: {run.report.error}")
+            run = next_attempt(run, number)
+        failure = _attempt(run, engine, workspace, paths, number)
+        if not isinstance(failure, InfrastructureError):
+            break
+
+
+def _attempt(run: RunState, engine: Engine, workspace: Path, paths: ProjectPaths, number: int) -> GraderError | None:
+    """One try; its failure (if any) is recorded in the report (and returned), never raised, but an interrupt."""
+    started = run.clock()
+    failure: GraderError | None = None
+    try:
+        if number > 1:
+            engine.recover(run.report.run_id, run.observer.log)
+        _execute(run, engine, workspace, paths)
+    except GraderError as exc:
+        failure = exc
+        end_in_error(run.report, run.lab.rubric.rubric, str(exc))
+    except KeyboardInterrupt:
+        end_in_error(run.report, run.lab.rubric.rubric, INTERRUPTED)
+        raise
+    finally:
+        record_attempt(run.report, number, run.clock() - started)
+    return failure
+
+
+def _new_report(lab: LoadedLab, run_id: str, backend: str) -> Report:
+    rubric = lab.rubric
+    return Report(
+        grader_version=__version__,
+        run_id=run_id,
+        backend=backend,
+        lab={"id": lab.lab.id, "version": lab.lab.version, "title": lab.lab.title, "digest": lab_digest(lab)},
+        plugins=plugin_check_types(lab),
+        rubric={"id": rubric.rubric.id, "version": rubric.rubric.version, "digest": rubric.digest},
+        max_score=rubric.rubric.max_score,
+        review_points=rubric.rubric.review_points,
+        sections={section.id: section.title for section in rubric.rubric.sections},
+        pass_mark=rubric.rubric.pass_mark,
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def _execute(run: RunState, engine: Engine, workspace: Path, paths: ProjectPaths) -> None:
+    with run.phase("images"):
+        tag, digest = engine.prepare_image(run.lab.lab.image, run.observer.log)
+        run.report.images[run.lab.lab.image] = digest
+    sandbox = engine.sandbox(run.report.run_id, tag, run.lab)
+    run.report.runtime = sandbox.runtime or ""
+    background = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"grader-{run.report.run_id}")
+    failing = True
+    try:
+        with run.phase("sandbox"):
+            sandbox.open()
+            run.started_at_ms = int(time.time() * 1000)
+            sandbox.copy_in(workspace)
+        with run.phase("dependencies"):
+            install_dependencies(run, sandbox, workspace, paths.cache, paths.sandboxes)
+        evaluator = RubricEvaluator(run, sandbox, workspace)
+        early = {check.id: background.submit(_timed, run, "early-checks", evaluator.grade, section, check, {})
+                 for section, check in evaluator.early_checks()}
+        with run.phase("services"):
+            start_services(run, sandbox, "before-steps")
+        with run.phase("early-checks-wait"):
+            early_results = {check_id: _check_result(future) for check_id, future in early.items()}
+        facts = evaluator.make_facts()
+        if facts.applies():
+            facts.start_evaluator(background.submit)
+        with run.phase("steps"):
+            run_steps(run, sandbox)
+        if run.lab.lab.build is not None:
+            with run.phase("build"):
+                build_submission_image(run, sandbox, workspace)
+        prefetch = background.submit(_timed, run, "evidence-prefetch", facts.prefetch) if facts.applies() else None
+        with run.phase("services"):
+            start_services(run, sandbox, "after-steps")
+        if prefetch is not None:
+            prefetch.result()
+        if any(step.after_services for step in run.lab.lab.steps):
+            with run.phase("late-steps"):
+                _run_late_steps(run, sandbox, facts, background.submit)
+        with run.phase("checks"):
+            _grade_rubric(run, evaluator, early_results)
+        collect_service_logs(run, sandbox)
+        failing = False
+    finally:
+        # Teardown first: it stops what a background thread may still wait on, so the join is quick.
+        with run.phase("teardown"):
+            background.shutdown(wait=False, cancel_futures=True)
+            _tear_down(run, sandbox, failing=failing)
+        background.shutdown(wait=True)
+
+
+def _tear_down(run: RunState, sandbox: Sandbox, *, failing: bool) -> None:
+    """Remove the sandbox. When the run is already failing (most likely the engine is gone, the same cause), a
+    teardown failure must not replace the first reason: it is logged, and what is left is removed by a retry's
+    recovery, the next grader start (its owner is gone by then) or `grader cleanup`."""
+    try:
+        sandbox.close()
+    except InfrastructureError as exc:
+        if not failing:
+            raise
+        run.observer.log(f"teardown could not finish: {exc}")
+
+
+def _run_late_steps(run: RunState, sandbox: Sandbox, facts: Facts,
+                    submit: Callable[[Callable[[], object]], Future[object]]) -> None:
+    """Steps that run against the live pipeline (e.g. retraining after drift): the grader first observes
+    what they may change, and scores what they registered right after."""
+    if facts.applies():
+        facts.observe_before_late_steps(submit)
+    run_steps(run, sandbox, after_services=True)
+    if facts.applies():
+        facts.observe_after_late_steps()
+
+
+def _timed(run: RunState, name: str, work: Callable[..., object], *args: object) -> object:
+    started = run.clock()
+    try:
+        return work(*args)
+    finally:
+        run.add_timing(name, run.clock() - started)
+
+
+def _check_result(future: Future[object]) -> CheckResult:
+    result = future.result()
+    assert isinstance(result, CheckResult)
+    return result
+
+
+def _grade_rubric(run: RunState, evaluator: RubricEvaluator, early: dict[str, CheckResult]) -> None:
+    done: dict[str, CheckResult] = {}
+    for section in run.lab.rubric.rubric.sections:
+        for check in section.checks:
+            result = early.get(check.id) or evaluator.grade(section.id, check, done)
+            done[check.id] = result
+            run.report.checks.append(result)
+            run.observer.check_finished(result)
+
+
+def _finish(run: RunState, options: GradeOptions, paths: ProjectPaths, started: float) -> GradeOutcome:
+    report = run.report
+    score_report(report)
+    report.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
+    report.timing["total"] = round(run.clock() - started, 3)
+    out_dir = options.out_dir or Path("grader-reports") / f"{report.lab['id']}-{report.run_id}"
+    files = write_reports(report, out_dir, options.formats)
+    if options.store:
+        with ResultStore(paths.results_db) as store:
+            store.save(report)
+    return GradeOutcome(report=report, files=files)
+
+
+__all__ = ["Engine", "GradeOptions", "GradeOutcome", "QuietObserver", "RunObserver", "grade_submission"]
