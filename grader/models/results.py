@@ -6,8 +6,9 @@ import signal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
+from grader.models.causes import error_excerpt, explain_failure
 from grader.models.rubric import Visibility
 
 # --- results -----------------------------------------------------------------------------------
@@ -77,6 +78,22 @@ class StepResult(BaseModel):
             return describe_exit_code(self.exit_code)
         return None
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def cause(self) -> str | None:
+        """What the candidate's output says went wrong, and what to change (None when it ran or says nothing)."""
+        if self.succeeded or self.skipped_reason or self.timed_out:
+            return None
+        return explain_failure(self.stderr) or explain_failure(self.stdout)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def error_lines(self) -> str:
+        """The last lines of the failure (its last traceback), capped; empty when it succeeded."""
+        if self.succeeded or self.skipped_reason:
+            return ""
+        return error_excerpt(self.stderr) or error_excerpt(self.stdout)
+
 
 class ServiceResult(BaseModel):
     id: str
@@ -84,6 +101,21 @@ class ServiceResult(BaseModel):
     message: str
     ready_after_s: float | None = None
     log_tail: str = ""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def cause(self) -> str | None:
+        """Why a service that never became ready failed, read from its log (a ready one: None). Only a service
+        that never answered is explained, so no request of the grader's can be echoed here."""
+        if self.ready or not self.log_tail:
+            return None
+        return explain_failure(self.log_tail)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def error_lines(self) -> str:
+        """The last lines of the log of a service that never became ready, capped."""
+        return "" if self.ready else error_excerpt(self.log_tail)
 
 
 class CheckOutcome(BaseModel):

@@ -181,11 +181,34 @@ def test_markdown_shows_hints_only_for_public_checks_that_did_not_pass(make_repo
         assert hint in text
 
 
-def test_markdown_has_no_evidence_or_logs(make_report: ReportFactory) -> None:
-    text = markdown.render(make_report())
+def test_markdown_has_no_evidence_and_no_logs_of_what_ran(make_report: ReportFactory) -> None:
+    ran = StepResult(id="train", command="python train.py", exit_code=0, duration_s=1, stdout="STDOUT-LOG")
+    ready = ServiceResult(id="api", ready=True, message="ready", log_tail="SERVICE-LOG (probe requests)")
+    text = markdown.render(make_report(steps=[ran], services=[ready]))
 
-    for leaked in ("STDOUT-LOG", "STDERR-LOG", "SERVICE-LOG", '"exit"', "python train.py"):
+    for leaked in ("STDOUT-LOG", "SERVICE-LOG", '"exit"', "python train.py", "What went wrong"):
         assert leaked not in text
+
+
+def test_markdown_says_what_went_wrong_in_a_failed_step_and_a_dead_service(make_report: ReportFactory) -> None:
+    crash = "Traceback (most recent call last):\nModuleNotFoundError: No module named 'xgboost'\n"
+    step = StepResult(id="train", command="python train.py", exit_code=1, duration_s=1, stderr=crash)
+    dead = ServiceResult(id="api", ready=False, message="exited before listening on port 9000",
+                         log_tail="FileNotFoundError: [Errno 2] No such file or directory: 'model.pkl'")
+    text = markdown.render(make_report(steps=[step], services=[dead]))
+
+    assert "## What went wrong" in text
+    assert "**Step train** exited with code 1: the code imports 'xgboost', which is not installed" in text
+    assert "<br>ModuleNotFoundError: No module named 'xgboost'" in text  # the last lines, escaped
+    assert "**Service api** exited before listening on port 9000: the file 'model.pkl' does not exist" in text
+
+
+def test_markdown_last_lines_are_escaped_text(make_report: ReportFactory) -> None:
+    crash = "Traceback (most recent call last):\n````\n# injected heading <script>\nValueError: x\n"
+    step = StepResult(id="train", command="x", exit_code=1, duration_s=1, stderr=crash)
+    text = markdown.render(make_report(steps=[step], services=[]))
+
+    assert "<br>&#96;&#96;&#96;&#96;<br># injected heading &lt;script&gt;<br>ValueError: x" in text
 
 
 def test_markdown_header_states_score_and_verdict(make_report: ReportFactory) -> None:

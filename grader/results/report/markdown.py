@@ -1,9 +1,11 @@
 """``report.md``: what the candidate sees.
 
 Only public checks are named. Hidden checks are summarised as a count and points so a candidate knows
-they exist and how they did, without learning what they test. No evidence and no logs: those can echo
-hidden checks' inputs. Every piece of text goes through :func:`escape_md`, because messages and the
-submission's own strings come from the submission and must not break a table or smuggle in HTML.
+they exist and how they did, without learning what they test. No evidence and no service logs: those can
+echo hidden checks' inputs; a failed step's cause and last lines are shown (the candidate's own command,
+which never sees hidden data), as are those of a service that never became ready (no request reached it).
+Every piece of text goes through :func:`escape_md`, because messages and the submission's own strings come
+from the submission and must not break a table or smuggle in HTML.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def render(report: Report) -> str:
     public = [c for c in report.checks if c.visibility is Visibility.public]
     for section in _sections(public):
         lines += _section(report.sections.get(section, section), [c for c in public if c.section == section])
+    lines += _what_went_wrong(report)
     lines += _hidden_summary([c for c in report.checks if c.visibility is Visibility.hidden])
     lines += _footer(report)
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -111,6 +114,26 @@ def _section(section: str, checks: list[CheckResult]) -> list[str]:
         lines += ["**Hints**", ""]
         lines += [f"- **{escape_md(c.id)}** ({escape_md(c.title)}): {escape_md(c.hint)}" for c in hinted]
         lines.append("")
+    return lines
+
+
+def _what_went_wrong(report: Report) -> list[str]:
+    """Each failed step and each service that never became ready, with the cause its own output names and its
+    last lines: the candidate's own commands' output (they never see hidden data)."""
+    failed: list[tuple[str, str, str | None, str]] = [
+        (f"Step {escape_md(step.id)}", step.failure_reason or "", step.cause, step.error_lines)
+        for step in report.steps if not step.succeeded and not step.skipped_reason
+    ]
+    failed += [(f"Service {escape_md(service.id)}", service.message, service.cause, service.error_lines)
+               for service in report.services if not service.ready and not service.message.startswith("not started")]
+    if not failed:
+        return []
+    lines = ["## What went wrong", ""]
+    for name, reason, cause, error_lines in failed:
+        lines.append(f"- **{name}** {escape_md(reason)}" + (f": {escape_md(cause)}" if cause else ""))
+        if error_lines:  # escaped like every other text: one quoted paragraph, lines kept apart by <br>
+            lines += ["", f"  > {escape_md(error_lines)}", ""]
+    lines.append("")
     return lines
 
 
