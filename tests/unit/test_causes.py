@@ -21,9 +21,9 @@ def traceback(last: str, *middle: str) -> str:
     (traceback("ImportError: cannot import name 'TypeAdapter' from 'pydantic' (/opt/x.py)"),
      "'pydantic' in the sandbox has no 'TypeAdapter'"),
     (traceback("mlflow.exceptions.MlflowException: API request to endpoint /api/2.0/mlflow/runs/create failed: "
-               ""
                "HTTPConnectionPool(host='127.0.0.1', port=5000): Max retries exceeded with url: /api "
-               "(Caused by NewConnectionError('Failed to establish a new connection: [Errno 111] Connection refused'))"),
+               "(Caused by NewConnectionError('Failed to establish a new connection: "
+               "[Errno 111] Connection refused'))"),
      "nothing answers at 127.0.0.1:5000"),
     (traceback("requests.exceptions.ConnectionError: HTTPSConnectionPool(host='archive.ics.uci.edu', port=443): "
                "Max retries exceeded (Caused by NameResolutionError(\"Failed to resolve 'archive.ics.uci.edu' "
