@@ -7,7 +7,7 @@ reason, and the sandbox is torn down on every path out.
 Work that does not depend on the pipeline overlaps with it: early checks (the candidate's test
 suite) run while the grader's services start, the model evaluator starts (and imports its libraries)
 while training runs, and the registry snapshot and model evaluation are gathered while the
-candidate's server starts. Two helper threads are enough on the 2-core machines this targets.
+candidate's server starts, on the run's helper threads (``grader.run.background``).
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from grader.errors import GraderError, InfrastructureError
 from grader.evidence import Facts
@@ -31,6 +32,7 @@ from grader.results.report import write_reports
 from grader.results.store import ResultStore
 from grader.run.assemble import assemble_report
 from grader.run.attempts import INTERRUPTED
+from grader.run.background import BackgroundWork
 from grader.run.grading import RubricEvaluator
 from grader.run.pipeline import install_dependencies, read_manifest
 from grader.run.services import collect_service_logs, start_services
@@ -126,7 +128,7 @@ def _execute(run: RunState, engine: Engine, workspace: Path, paths: ProjectPaths
         run.images[run.lab.lab.image] = digest
     sandbox = engine.sandbox(run.run_id, tag, run.lab)
     run.runtime = sandbox.runtime or ""
-    background = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"grader-{run.run_id}")
+    background = BackgroundWork(f"grader-{run.run_id}")
     failing = True
     try:
         with run.phase("sandbox"):
@@ -163,11 +165,15 @@ def _execute(run: RunState, engine: Engine, workspace: Path, paths: ProjectPaths
         collect_service_logs(run, sandbox)
         failing = False
     finally:
-        # Teardown first: it stops what a background thread may still wait on, so the join is quick.
+        # Teardown first: it stops what a helper thread may still wait on, so the join is quick. Work that was
+        # still running may have started containers meanwhile: a second (idempotent) teardown removes them.
         with run.phase("teardown"):
-            background.shutdown(wait=False, cancel_futures=True)
+            still_running = background.cancel_pending()
             _tear_down(run, sandbox, failing=failing)
-        background.shutdown(wait=True)
+        background.join()
+        if still_running:
+            with run.phase("teardown"):
+                _tear_down(run, sandbox, failing=True)
 
 
 def _tear_down(run: RunState, sandbox: Sandbox, *, failing: bool) -> None:
@@ -182,8 +188,7 @@ def _tear_down(run: RunState, sandbox: Sandbox, *, failing: bool) -> None:
         run.observer.log(f"teardown could not finish: {exc}")
 
 
-def _run_late_steps(run: RunState, sandbox: Sandbox, facts: Facts,
-                    submit: Callable[[Callable[[], object]], Future[object]]) -> None:
+def _run_late_steps(run: RunState, sandbox: Sandbox, facts: Facts, submit: Callable[..., Future[Any]]) -> None:
     """Steps that run against the live pipeline (e.g. retraining after drift): the grader first observes
     what they may change, and scores what they registered right after."""
     if facts.applies():
