@@ -10,6 +10,10 @@ from grader.models.results import CheckResult, ServiceResult, StepResult
 
 
 class SubmissionInfo(BaseModel):
+    """What was graded: where the submission came from and the digest of what was taken in."""
+
+    model_config = ConfigDict(frozen=True)
+
     source: str
     kind: Literal["directory", "git", "archive"]
     digest: str
@@ -20,6 +24,8 @@ class SubmissionInfo(BaseModel):
 
 class Attempt(BaseModel):
     """One try at grading a run. A lab with ``retry_on_infrastructure_error`` may need more than one."""
+
+    model_config = ConfigDict(frozen=True)
 
     number: int = Field(ge=1)
     outcome: Literal["graded", "error"]

@@ -45,6 +45,8 @@ from grader.sandbox.engine import Engine
 
 @dataclass(frozen=True)
 class GradeOptions:
+    """Where the reports go and in which formats, the git ref to grade, and whether the result is stored."""
+
     out_dir: Path | None = None
     ref: str | None = None
     formats: tuple[str, ...] = ("json", "md", "html")
@@ -53,6 +55,8 @@ class GradeOptions:
 
 @dataclass
 class GradeOutcome:
+    """The report of a graded run and the files it was written to, by format."""
+
     report: Report
     files: dict[str, Path] = field(default_factory=dict)
 

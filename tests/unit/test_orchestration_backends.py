@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
@@ -42,3 +43,17 @@ def test_the_docker_backend_is_found_by_name_without_contacting_the_engine(monke
 def test_the_cli_refuses_an_unknown_backend_with_exit_code_2(capsys):
     assert main(["images", "--backend", "podman"]) == 2
     assert "unknown sandbox backend 'podman'; choose one of: docker" in " ".join(capsys.readouterr().err.split())
+
+
+def test_cleanup_goes_through_the_engine_table(monkeypatch, capsys):
+    engines: list[FakeEngine] = []
+
+    def recorded_engine(paths: object, runtime: str | None = None) -> FakeEngine:
+        engines.append(FakeEngine())
+        return engines[-1]
+
+    monkeypatch.setitem(ENGINES, "fake", "fakes.engine:engine_for")
+    monkeypatch.setattr(importlib.import_module("fakes.engine"), "engine_for", recorded_engine)
+    assert main(["cleanup", "--backend", "fake", "--run", "abc", "--dead-only"]) == 0
+    assert engines[0].calls.entries == ["cleanup abc dead-only=True"]
+    assert "removed network grader-abc (run abc)" in capsys.readouterr().out

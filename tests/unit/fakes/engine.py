@@ -43,6 +43,10 @@ class FakeEngine:
     def recover(self, run_id: str, log: Callable[[str], None]) -> None:
         self.calls.add(f"recover {run_id}")
 
+    def cleanup(self, run_id: str | None = None, only_dead_owners: bool = False) -> list[str]:
+        self.calls.add(f"cleanup {run_id} dead-only={only_dead_owners}")
+        return [f"network grader-{run_id} (run {run_id})"] if run_id else []
+
 
 def engine_for(paths: object, runtime: str | None = None) -> FakeEngine:
     """How the engine table builds a backend (``make_engine``), for tests that register the fake in it."""
