@@ -19,18 +19,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader.sandbox.docker.engine import DockerEngine
-from grader.sandbox.docker.images import ensure_image
 from grader.labs.loading import load_lab
 from grader.paths import project_paths
 from grader.run.orchestrate import GradeOptions, grade_submission
+from grader.sandbox import make_engine
+from grader.sandbox.engine import Engine
 
 
 def spread(values: list[float]) -> dict[str, float]:
     return {"min": round(min(values), 2), "median": round(statistics.median(values), 2), "max": round(max(values), 2)}
 
 
-def grade_once(lab_id: str, engine: DockerEngine) -> dict[str, float]:
+def grade_once(lab_id: str, engine: Engine) -> dict[str, float]:
     paths = project_paths()
     lab = load_lab(lab_id, paths)
     with tempfile.TemporaryDirectory() as out:
@@ -62,17 +62,17 @@ def main() -> int:
     args = parser.parse_args()
 
     paths = project_paths()
-    engine = DockerEngine(paths)
-    image = ensure_image(engine.client, load_lab(args.lab, paths).lab.image, paths)
+    engine = make_engine("docker", paths)  # the bare pipeline it is compared with is plain docker commands
+    image_tag, _ = engine.prepare_image(load_lab(args.lab, paths).lab.image, lambda line: None)
     reference = load_lab(args.lab, paths).reference_dir
 
     grades = [grade_once(args.lab, engine) for _ in range(args.runs)]
-    bare = [bare_once(image.tag, reference) for _ in range(args.runs)]
+    bare = [bare_once(image_tag, reference) for _ in range(args.runs)]
     phases = sorted({name for run in grades for name in run})
     result = {
         "lab": args.lab,
         "runs": args.runs,
-        "image": image.tag,
+        "image": image_tag,
         "grade_seconds": spread([g["wall"] for g in grades]),
         "bare_pipeline_seconds": spread([b["total_s"] for b in bare]),
         "bare_stages_seconds": {name: spread([b[name] for b in bare]) for name in bare[0]},

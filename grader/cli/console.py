@@ -8,7 +8,7 @@ from rich.table import Table
 
 from grader.models import CheckResult, Report, ServiceResult, Status, StepResult
 from grader.results.report.text import clean_text
-from grader.run.pipeline import RunObserver
+from grader.run.state import RunObserver
 
 # The command's exit codes (see the README).
 EXIT_PASSED, EXIT_NOT_PASSED, EXIT_BAD_INPUT, EXIT_INFRASTRUCTURE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130

@@ -10,10 +10,13 @@ from rich.console import Console
 from grader.paths import ProjectPaths
 
 
-def add_engine_options(parser: argparse.ArgumentParser) -> None:
-    """--backend and --runtime, for every command that runs sandboxes."""
+def add_engine_options(parser: argparse.ArgumentParser, *, runtime: bool = True) -> None:
+    """--backend and (for every command that runs sandboxes) --runtime."""
     parser.add_argument("--backend", default=os.environ.get("GRADER_BACKEND", "docker"),
                         help="sandbox backend (default: GRADER_BACKEND, else docker)")
+    if not runtime:
+        parser.set_defaults(runtime=None)
+        return
     parser.add_argument("--runtime", default=os.environ.get("GRADER_RUNTIME") or None,
                         help="OCI runtime for every container, e.g. runsc (gVisor); refused (exit 3) when the engine "
                         "does not offer it (default: GRADER_RUNTIME, else the lab's sandbox.runtime or the engine's)")
@@ -28,7 +31,7 @@ def add_commands(commands: argparse._SubParsersAction, parser_class: type[argpar
     cleanup = commands.add_parser("cleanup", help="remove containers, networks and volumes left by the grader")
     cleanup.add_argument("--run", help="only this run id")
     cleanup.add_argument("--dead-only", action="store_true", help="only runs whose grader process is gone")
-
+    add_engine_options(cleanup, runtime=False)
 
 
 def cmd_images(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> int:
@@ -42,9 +45,10 @@ def cmd_images(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> i
 
 
 def cmd_cleanup(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> int:
-    from grader.sandbox.docker.containers import cleanup_leftovers, docker_client
+    from grader.sandbox import make_engine
 
-    removed = cleanup_leftovers(docker_client(), run_id=args.run, only_dead_owners=args.dead_only)
+    engine = make_engine(args.backend, paths, runtime=args.runtime)
+    removed = engine.cleanup(run_id=args.run, only_dead_owners=args.dead_only)
     for line in removed:
         Console().print(f"removed {line}")
     err.print(f"{len(removed)} object(s) removed")

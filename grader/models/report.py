@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from grader.models.results import CheckResult, ServiceResult, StepResult
 
 
 class SubmissionInfo(BaseModel):
+    """What was graded: where the submission came from and the digest of what was taken in."""
+
+    model_config = ConfigDict(frozen=True)
+
     source: str
     kind: Literal["directory", "git", "archive"]
     digest: str
@@ -21,6 +25,8 @@ class SubmissionInfo(BaseModel):
 class Attempt(BaseModel):
     """One try at grading a run. A lab with ``retry_on_infrastructure_error`` may need more than one."""
 
+    model_config = ConfigDict(frozen=True)
+
     number: int = Field(ge=1)
     outcome: Literal["graded", "error"]
     error: str | None = None
@@ -28,7 +34,13 @@ class Attempt(BaseModel):
 
 
 class Report(BaseModel):
-    """The one result model every renderer reads. Keys are documented in docs/report-format.md."""
+    """The one result model every renderer reads. Keys are documented in docs/report-format.md.
+
+    Assembled once, when the run ends, from the run's state (``grader.run.assemble``); frozen from then on:
+    renderers and the store only read it.
+    """
+
+    model_config = ConfigDict(frozen=True)
 
     schema_version: int = 1
     grader_version: str
@@ -55,9 +67,9 @@ class Report(BaseModel):
     started_at: str
     finished_at: str = ""
     timing: dict[str, float] = Field(default_factory=dict)
-    checks: list[CheckResult] = Field(default_factory=list)
-    steps: list[StepResult] = Field(default_factory=list)
-    services: list[ServiceResult] = Field(default_factory=list)
-    attempts: list[Attempt] = Field(
-        default_factory=list, description="every try at this run in order; the report is the last one's"
+    checks: tuple[CheckResult, ...] = ()
+    steps: tuple[StepResult, ...] = ()
+    services: tuple[ServiceResult, ...] = ()
+    attempts: tuple[Attempt, ...] = Field(
+        (), description="every try at this run in order; the report is the last one's"
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 from grader.models import CheckOutcome, CheckResult, CheckSpec, Report, Status
 
@@ -19,10 +20,23 @@ def skip_reason(check: CheckSpec, done: Mapping[str, CheckResult]) -> str | None
     return None
 
 
-def score_report(report: Report) -> None:
-    """Sum the points and decide ``passed``; a run that ended in error never passes."""
-    report.score = round(sum(c.points for c in report.checks), 4)
-    report.passed = report.outcome == "graded" and report.score >= report.pass_mark * report.max_score - 1e-9
+class Score(NamedTuple):
+    score: float
+    passed: bool
+
+
+def score_checks(checks: Sequence[CheckResult], *, graded: bool, max_score: float, pass_mark: float) -> Score:
+    """The points the checks earned and whether they reach the pass mark; a run that ended in error
+    (``graded`` false) never passes."""
+    score = round(sum(check.points for check in checks), 4)
+    return Score(score=score, passed=graded and score >= pass_mark * max_score - 1e-9)
+
+
+def score_report(report: Report) -> Report:
+    """A copy of ``report`` with its score and verdict computed from its checks."""
+    score = score_checks(report.checks, graded=report.outcome == "graded", max_score=report.max_score,
+                         pass_mark=report.pass_mark)
+    return report.model_copy(update=score._asdict())
 
 
 def result_from_outcome(check: CheckSpec, section: str, outcome: CheckOutcome, seconds: float) -> CheckResult:

@@ -1,2 +1,3 @@
-"""One grading run: its state, phases (dependencies, steps, services), the rubric's evaluation with
-``needs``/skips, and attempts after infrastructure failures (``orchestrate.grade_submission``)."""
+"""One grading run (``orchestrate.grade_submission``): its state, owned by the run (``state``); its phases
+(dependencies, ``steps``, ``services``, helper threads in ``background``); the rubric's evaluation with
+``needs``/skips; attempts after infrastructure failures; and the report, assembled once at the end (``assemble``)."""

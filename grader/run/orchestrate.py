@@ -7,7 +7,7 @@ reason, and the sandbox is torn down on every path out.
 Work that does not depend on the pipeline overlaps with it: early checks (the candidate's test
 suite) run while the grader's services start, the model evaluator starts (and imports its libraries)
 while training runs, and the registry snapshot and model evaluation are gathered while the
-candidate's server starts. Two helper threads are enough on the 2-core machines this targets.
+candidate's server starts, on the run's helper threads (``grader.run.background``).
 """
 
 from __future__ import annotations
@@ -16,34 +16,28 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from grader import __version__
 from grader.errors import GraderError, InfrastructureError
 from grader.evidence import Facts
 from grader.intake.submission import open_submission
-from grader.labs.loading import LoadedLab, load_lab
-from grader.labs.provenance import lab_digest, plugin_check_types
+from grader.labs.loading import load_lab
 from grader.models import CheckResult, Report
 from grader.paths import ProjectPaths
 from grader.results.report import write_reports
-from grader.results.scoring import score_report
 from grader.results.store import ResultStore
-from grader.run.attempts import INTERRUPTED, end_in_error, next_attempt, record_attempt
+from grader.run.assemble import assemble_report
+from grader.run.attempts import INTERRUPTED
+from grader.run.background import BackgroundWork
 from grader.run.grading import RubricEvaluator
-from grader.run.pipeline import (
-    QuietObserver,
-    RunObserver,
-    RunState,
-    collect_service_logs,
-    install_dependencies,
-    read_manifest,
-    run_steps,
-    start_services,
-)
+from grader.run.pipeline import install_dependencies, read_manifest
+from grader.run.services import collect_service_logs, start_services
+from grader.run.state import QuietObserver, RunObserver, RunState
+from grader.run.steps import run_steps
 from grader.run.submission_image import build_submission_image
 from grader.sandbox import Sandbox
 from grader.sandbox.engine import Engine
@@ -51,6 +45,8 @@ from grader.sandbox.engine import Engine
 
 @dataclass(frozen=True)
 class GradeOptions:
+    """Where the reports go and in which formats, the git ref to grade, and whether the result is stored."""
+
     out_dir: Path | None = None
     ref: str | None = None
     formats: tuple[str, ...] = ("json", "md", "html")
@@ -59,11 +55,14 @@ class GradeOptions:
 
 @dataclass
 class GradeOutcome:
+    """The report of a graded run and the files it was written to, by format."""
+
     report: Report
     files: dict[str, Path] = field(default_factory=dict)
 
 
 def new_run_id() -> str:
+    """A fresh, short, random run id."""
     return uuid.uuid4().hex[:12]
 
 
@@ -80,82 +79,60 @@ def grade_submission(
     """Grade one submission against one lab and write its reports.
 
     Raises BadInputError for an unusable lab or submission (nothing is graded then); any later failure
-    is recorded in the returned report as ``outcome: error``.
+    is recorded in the returned report as ``outcome: error``. An interrupt still writes the report, then
+    propagates.
     """
     started = clock()
     lab = load_lab(lab_reference, paths)
     engine.check_runtime(lab)
-    report = _new_report(lab, run_id or new_run_id(), engine.name)
     with tempfile.TemporaryDirectory(prefix="grader-run-") as scratch:
-        run = RunState(lab=lab, report=report, observer=observer or QuietObserver(), clock=clock,
-                       scratch=Path(scratch))
+        run = RunState(run_id=run_id or new_run_id(), lab=lab, backend=engine.name,
+                       observer=observer or QuietObserver(), clock=clock, scratch=Path(scratch), started_at=_now())
         with run.phase("intake"):
             workspace = open_submission(submission, run.scratch / "submission", ref=options.ref)
-        report.submission = workspace.info
-        run.manifest = read_manifest(run, workspace.path)
-        try:
-            _grade_with_retries(run, engine, workspace.path, paths)
-        except KeyboardInterrupt:
-            _finish(run, options, paths, started)  # every try shares the one report: it is the last try's
-            raise
+        run.submission = workspace.info
+        run.manifest, run.manifest_file = read_manifest(lab, workspace.path, run.observer)
+        retries = lab.lab.retry_on_infrastructure_error
+        for number in range(1, retries + 2):
+            if number > 1:
+                run.observer.log(f"attempt {number - 1} ended in an infrastructure error; retrying: {run.error}")
+                run = run.next_attempt(number)
+            try:
+                failure = _attempt(run, engine, workspace.path, paths, number)
+            except KeyboardInterrupt:
+                _finish(run, options, paths, started)
+                raise
+            if not isinstance(failure, InfrastructureError):
+                break
         return _finish(run, options, paths, started)
 
 
-def _grade_with_retries(run: RunState, engine: Engine, workspace: Path, paths: ProjectPaths) -> None:
-    """Execute the run; after an infrastructure error, again from the start as often as the lab allows."""
-    retries = run.lab.lab.retry_on_infrastructure_error
-    for number in range(1, retries + 2):
-        if number > 1:
-            run.observer.log(f"attempt {number - 1} ended in an infrastructure error; retrying: {run.report.error}")
-            run = next_attempt(run, number)
-        failure = _attempt(run, engine, workspace, paths, number)
-        if not isinstance(failure, InfrastructureError):
-            break
-
-
 def _attempt(run: RunState, engine: Engine, workspace: Path, paths: ProjectPaths, number: int) -> GraderError | None:
-    """One try; its failure (if any) is recorded in the report (and returned), never raised, but an interrupt."""
+    """One try; its failure (if any) is recorded in the run state (and returned), never raised, but an interrupt."""
     started = run.clock()
     failure: GraderError | None = None
     try:
         if number > 1:
-            engine.recover(run.report.run_id, run.observer.log)
+            engine.recover(run.run_id, run.observer.log)
         _execute(run, engine, workspace, paths)
     except GraderError as exc:
         failure = exc
-        end_in_error(run.report, run.lab.rubric.rubric, str(exc))
+        run.error = str(exc)
     except KeyboardInterrupt:
-        end_in_error(run.report, run.lab.rubric.rubric, INTERRUPTED)
+        run.error = INTERRUPTED
         raise
     finally:
-        record_attempt(run.report, number, run.clock() - started)
+        run.record_attempt(number, run.clock() - started)
     return failure
-
-
-def _new_report(lab: LoadedLab, run_id: str, backend: str) -> Report:
-    rubric = lab.rubric
-    return Report(
-        grader_version=__version__,
-        run_id=run_id,
-        backend=backend,
-        lab={"id": lab.lab.id, "version": lab.lab.version, "title": lab.lab.title, "digest": lab_digest(lab)},
-        plugins=plugin_check_types(lab),
-        rubric={"id": rubric.rubric.id, "version": rubric.rubric.version, "digest": rubric.digest},
-        max_score=rubric.rubric.max_score,
-        review_points=rubric.rubric.review_points,
-        sections={section.id: section.title for section in rubric.rubric.sections},
-        pass_mark=rubric.rubric.pass_mark,
-        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
-    )
 
 
 def _execute(run: RunState, engine: Engine, workspace: Path, paths: ProjectPaths) -> None:
     with run.phase("images"):
         tag, digest = engine.prepare_image(run.lab.lab.image, run.observer.log)
-        run.report.images[run.lab.lab.image] = digest
-    sandbox = engine.sandbox(run.report.run_id, tag, run.lab)
-    run.report.runtime = sandbox.runtime or ""
-    background = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"grader-{run.report.run_id}")
+        run.images[run.lab.lab.image] = digest
+    sandbox = engine.sandbox(run.run_id, tag, run.lab)
+    run.runtime = sandbox.runtime or ""
+    background = BackgroundWork(f"grader-{run.run_id}")
     failing = True
     try:
         with run.phase("sandbox"):
@@ -192,11 +169,15 @@ def _execute(run: RunState, engine: Engine, workspace: Path, paths: ProjectPaths
         collect_service_logs(run, sandbox)
         failing = False
     finally:
-        # Teardown first: it stops what a background thread may still wait on, so the join is quick.
+        # Teardown first: it stops what a helper thread may still wait on, so the join is quick. Work that was
+        # still running may have started containers meanwhile: a second (idempotent) teardown removes them.
         with run.phase("teardown"):
-            background.shutdown(wait=False, cancel_futures=True)
+            still_running = background.cancel_pending()
             _tear_down(run, sandbox, failing=failing)
-        background.shutdown(wait=True)
+        background.join()
+        if still_running:
+            with run.phase("teardown"):
+                _tear_down(run, sandbox, failing=True)
 
 
 def _tear_down(run: RunState, sandbox: Sandbox, *, failing: bool) -> None:
@@ -211,8 +192,7 @@ def _tear_down(run: RunState, sandbox: Sandbox, *, failing: bool) -> None:
         run.observer.log(f"teardown could not finish: {exc}")
 
 
-def _run_late_steps(run: RunState, sandbox: Sandbox, facts: Facts,
-                    submit: Callable[[Callable[[], object]], Future[object]]) -> None:
+def _run_late_steps(run: RunState, sandbox: Sandbox, facts: Facts, submit: Callable[..., Future[Any]]) -> None:
     """Steps that run against the live pipeline (e.g. retraining after drift): the grader first observes
     what they may change, and scores what they registered right after."""
     if facts.applies():
@@ -242,15 +222,16 @@ def _grade_rubric(run: RunState, evaluator: RubricEvaluator, early: dict[str, Ch
         for check in section.checks:
             result = early.get(check.id) or evaluator.grade(section.id, check, done)
             done[check.id] = result
-            run.report.checks.append(result)
-            run.observer.check_finished(result)
+            run.record_check(result)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _finish(run: RunState, options: GradeOptions, paths: ProjectPaths, started: float) -> GradeOutcome:
-    report = run.report
-    score_report(report)
-    report.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
-    report.timing["total"] = round(run.clock() - started, 3)
+    """Assemble the report of the run's last try, write its files and store it."""
+    report = assemble_report(run, finished_at=_now(), total_seconds=run.clock() - started)
     out_dir = options.out_dir or Path("grader-reports") / f"{report.lab['id']}-{report.run_id}"
     files = write_reports(report, out_dir, options.formats)
     if options.store:

@@ -10,7 +10,7 @@ from pathlib import Path
 from grader.evidence.deploy.dockerfile import map_base_images
 from grader.labs.templating import render
 from grader.models import StepResult
-from grader.run.pipeline import RunState
+from grader.run.state import RunState
 from grader.sandbox import Sandbox
 
 GRADER_DOCKERFILE = ".grader.Dockerfile"
@@ -38,9 +38,7 @@ def build_submission_image(run: RunState, sandbox: Sandbox, workspace: Path) -> 
                                                       run.lab.lab.limits.merged(build.limits))
         note = f"base images mapped: {', '.join(replaced)}\n" if replaced else ""
         result = result.model_copy(update={"id": build.id, "command": command, "stdout": note + result.stdout})
-    run.steps[build.id] = result
-    run.report.steps.append(result)
-    run.observer.step_finished(result)
+    run.record_step(result)
 
 
 def _dockerfile_in(workspace: Path, relative: str) -> Path | None:

@@ -1,4 +1,5 @@
-"""What a backend offers the runner: images, sandboxes, runtime checks and recovery (``Engine``)."""
+"""What a backend offers the runner and the CLI: images, sandboxes, runtime checks, recovery and clean-up
+(``Engine``)."""
 
 from __future__ import annotations
 
@@ -25,3 +26,7 @@ class Engine(Protocol):
 
     def recover(self, run_id: str, log: Callable[[str], None]) -> None:
         """Before a retry: wait for the engine to answer again and remove what the failed try left."""
+
+    def cleanup(self, run_id: str | None = None, only_dead_owners: bool = False) -> list[str]:
+        """Remove what gradings left on this backend: one run's objects, or every run's, or only those of runs
+        whose grader process is gone; returns one line per object removed."""

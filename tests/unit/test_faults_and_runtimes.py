@@ -12,9 +12,9 @@ from docker.errors import APIError
 from pydantic import ValidationError
 
 from grader.errors import BadInputError, EngineLostError, InfrastructureError, RuntimeUnavailableError
-from grader.models import CheckResult, Lab, Limits, Report, Rubric, SandboxPolicy, Status
-from grader.run.attempts import end_in_error, next_attempt, record_attempt
-from grader.run.pipeline import QuietObserver, RunState
+from grader.models import CheckResult, Lab, Limits, Rubric, SandboxPolicy, Status, StepResult
+from grader.run.attempts import results_in_rubric_order
+from grader.run.state import QuietObserver, RunState
 from grader.sandbox.base import RunSpec
 from grader.sandbox.docker.containers import container_options
 from grader.sandbox.docker.health import engine_failure, engine_lost, read_timed_out
@@ -111,35 +111,30 @@ RUBRIC = Rubric.model_validate({"id": "r", "title": "r", "sections": [
 ]})
 
 
-def report_with(*checks: CheckResult) -> Report:
-    return Report(grader_version="t", run_id="r", lab={}, rubric={}, started_at="", max_score=10,
-                  checks=list(checks))
-
-
 def test_checks_not_evaluated_get_error_with_the_reason_in_rubric_order_and_evaluated_ones_stay():
     one = CheckResult(id="one", title="One", section="a", type="file", status=Status.passed, points=2, max_points=2,
                       message="found")
-    report = report_with(one)
-    end_in_error(report, RUBRIC, "cannot start x: the Docker engine stopped answering (reset)")
-    assert (report.outcome, report.error) == ("error", "cannot start x: the Docker engine stopped answering (reset)")
-    assert [(c.id, c.status, c.points, c.max_points) for c in report.checks] == [
+    checks = results_in_rubric_order(RUBRIC, {"one": one},
+                                     "cannot start x: the Docker engine stopped answering (reset)")
+    assert [(c.id, c.status, c.points, c.max_points) for c in checks] == [
         ("one", Status.passed, 2, 2), ("two", Status.error, 0, 3), ("three", Status.error, 0, 5)]
-    assert report.checks[2].section == "b" and report.checks[2].message == (
+    assert checks[2].section == "b" and checks[2].message == (
         "not evaluated: the run ended in error on the grader's side, not the submission's fault "
         "(cannot start x: the Docker engine stopped answering (reset))")
 
 
 def test_a_retry_starts_clean_and_every_try_is_recorded(tmp_path: Path):
-    report = report_with()
-    report.timing = {"intake": 0.1, "steps": 3.0}
-    report.steps = []
-    run = RunState(lab=None, report=report, observer=QuietObserver(), clock=lambda: 0.0,  # type: ignore[arg-type]
-                   scratch=tmp_path)
-    end_in_error(report, RUBRIC, "engine gone")
-    record_attempt(report, 1, 4.25)
-    retry = next_attempt(run, 2)
-    assert (report.outcome, report.error, report.checks, report.timing) == ("graded", None, [], {"intake": 0.1})
-    assert retry.report is report and retry.scratch == tmp_path / "attempt-2" and retry.scratch.is_dir()
-    record_attempt(report, 2, 1.5)
-    assert [(a.number, a.outcome, a.error, a.duration_s) for a in report.attempts] == [
+    run = RunState(run_id="r", lab=None, backend="fake", observer=QuietObserver(),  # type: ignore[arg-type]
+                   clock=lambda: 0.0, scratch=tmp_path, started_at="2026-01-01T00:00:00+00:00",
+                   timing={"intake": 0.1, "steps": 3.0}, manifest_file={"path": "capstone.yaml", "error": None})
+    run.steps["train"] = StepResult(id="train", command="train", exit_code=0, duration_s=3.0)
+    run.error = "engine gone"
+    run.record_attempt(1, 4.25)
+    retry = run.next_attempt(2)
+    assert retry is not run and [a.number for a in run.attempts] == [1]  # the failed try's state is left as it was
+    assert (retry.error, retry.checks, retry.steps, retry.timing) == (None, {}, {}, {"intake": 0.1})
+    assert (retry.run_id, retry.started_at, retry.manifest_file) == (run.run_id, run.started_at, run.manifest_file)
+    assert retry.scratch == tmp_path / "attempt-2" and retry.scratch.is_dir()
+    retry.record_attempt(2, 1.5)
+    assert [(a.number, a.outcome, a.error, a.duration_s) for a in retry.attempts] == [
         (1, "error", "engine gone", 4.25), (2, "graded", None, 1.5)]

@@ -127,12 +127,12 @@ def _hostile_report(make_report: ReportFactory, where: str) -> Report:
     elif where == "step output":
         step = report.steps[0].model_copy(update={"stdout": HOSTILE, "stderr": HOSTILE, "command": HOSTILE})
         service = report.services[0].model_copy(update={"log_tail": HOSTILE, "message": HOSTILE})
-        return report.model_copy(update={"steps": [step], "services": [service]})
+        return report.model_copy(update={"steps": (step,), "services": (service,)})
     elif where == "submission source":
         assert report.submission is not None
         submission = report.submission.model_copy(update={"source": HOSTILE, "ref": HOSTILE})
         return report.model_copy(update={"submission": submission})
-    return report.model_copy(update={"checks": checks})
+    return report.model_copy(update={"checks": tuple(checks)})
 
 
 # --- json ----------------------------------------------------------------------------------------

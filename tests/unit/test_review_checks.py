@@ -73,8 +73,7 @@ def manual_report() -> Report:
                     rubric={"id": "r", "version": "1", "digest": "d"}, max_score=RUBRIC.max_score,
                     review_points=RUBRIC.review_points, pass_mark=RUBRIC.pass_mark, sections={"s": "S"},
                     started_at="2026-01-01T00:00:00+00:00", checks=results)
-    score_report(report)
-    return report
+    return score_report(report)
 
 
 def test_manual_points_are_outside_the_automatic_score_and_verdict() -> None:

@@ -1,5 +1,5 @@
 from grader.models import CheckResult, CheckSpec, Report, Status
-from grader.results.scoring import score_report, skip_reason
+from grader.results.scoring import score_checks, score_report, skip_reason
 
 
 def _result(check_id: str, status: Status, points: float = 0, max_points: float = 1) -> CheckResult:
@@ -16,10 +16,16 @@ def test_a_check_is_skipped_when_a_needed_check_did_not_pass():
 
 
 def test_pass_mark_decides_and_an_errored_run_never_passes():
+    checks = [_result("a", Status.passed, 7, 7), _result("b", Status.failed, 0, 3)]
+    assert score_checks(checks, graded=True, max_score=10, pass_mark=0.7) == (7, True)
+    assert score_checks(checks, graded=True, max_score=10, pass_mark=0.71) == (7, False)
+    assert score_checks(checks, graded=False, max_score=10, pass_mark=0.7) == (7, False)
+
+
+def test_scoring_a_report_gives_a_scored_copy_and_leaves_the_frozen_original_alone():
     report = Report(grader_version="t", run_id="r", lab={}, rubric={}, started_at="", max_score=10, pass_mark=0.7,
                     checks=[_result("a", Status.passed, 7, 7), _result("b", Status.failed, 0, 3)])
-    score_report(report)
-    assert (report.score, report.passed) == (7, True)
-    report.outcome = "error"
-    score_report(report)
-    assert report.passed is False
+    scored = score_report(report)
+    assert (scored.score, scored.passed) == (7, True)
+    assert (report.score, report.passed) == (0, False)
+    assert score_report(report.model_copy(update={"outcome": "error"})).passed is False

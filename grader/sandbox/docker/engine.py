@@ -71,3 +71,9 @@ class DockerEngine:
         for line in cleanup_leftovers(self.client, run_id=run_id):
             log(f"removed what the failed attempt left: {line}")
 
+    def cleanup(self, run_id: str | None = None, only_dead_owners: bool = False) -> list[str]:
+        """Remove the grader's labelled containers, networks and volumes (see ``cleanup_leftovers``)."""
+        from grader.sandbox.docker.containers import cleanup_leftovers, docker_client
+
+        # Not ``self.client``: connecting that way first removes every dead grader's leftovers, more than asked.
+        return cleanup_leftovers(self._client or docker_client(), run_id=run_id, only_dead_owners=only_dead_owners)
