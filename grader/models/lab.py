@@ -75,6 +75,35 @@ class ServiceSpec(StrictModel):
         "lab", description="lab: the lab's image and ``run``; built: the image built from the submission (lab "
         "``build``), with its own CMD and WORKDIR (``run`` is then only shown)",
     )
+    aliases: list[str] = Field(
+        default_factory=list, description="more host names it answers to on the run network (e.g. mlflow-server, "
+        "tracking), for code that hard-codes another name",
+    )
+    extra_ports: list[int] = Field(
+        default_factory=list, description="more ports it answers on, relayed to ``port`` inside its container (a "
+        "number ``port``, lab image only)",
+    )
+    loopback_ports: list[int] = Field(
+        default_factory=list, description="ports on which the candidate's networked steps and services reach it "
+        "at 127.0.0.1 and localhost, for code that hard-codes a local address (a port a candidate service "
+        "listens on itself is left to it)",
+    )
+
+    @field_validator("aliases")
+    @classmethod
+    def _host_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.match(r"^[a-z0-9][a-z0-9_-]{0,62}$", name):
+                raise ValueError(f"{name!r} is not a host name: lowercase letters, digits, - and _")
+        return value
+
+    @field_validator("extra_ports", "loopback_ports")
+    @classmethod
+    def _ports(cls, value: list[int]) -> list[int]:
+        for port in value:
+            if not 0 < port <= 65535:
+                raise ValueError(f"port {port} is not between 1 and 65535")
+        return value
 
     @field_validator("port", "ready_timeout")
     @classmethod

@@ -6,6 +6,7 @@ from __future__ import annotations
 from grader.errors import InfrastructureError
 from grader.labs.templating import render, render_number
 from grader.models import ServiceResult, ServiceSpec
+from grader.run.addresses import FORWARDER_MOUNT, extra_port_routes, loopback_routes, with_relays
 from grader.run.pipeline import candidate_env, data_mounts, render_env
 from grader.run.state import RunState
 from grader.sandbox import RunSpec, Sandbox
@@ -39,12 +40,22 @@ def service_spec(run: RunState, service: ServiceSpec, image: str) -> RunSpec:
         return RunSpec(name=service.id, command=render(service.run, run.manifest), image=run.built_image or "",
                        limits=limits, env=render_env(service.env, run.manifest), network=True, mount_work=False,
                        image_command=True)
+    aliases = tuple(service.aliases)
+    extra = extra_port_routes(service)
     if service.trusted:
         # The grader's own service: no work area, none of the lab data, no submission.
-        return RunSpec(name=service.id, command=service.run, image=image, limits=limits, env=service.env,
-                       network=True, mount_work=False)
-    return RunSpec(name=service.id, command=render(service.run, run.manifest), image=image, limits=limits,
-                   env=candidate_env(run, service.env), network=True, mounts=data_mounts(run.lab))
+        return RunSpec(name=service.id, command=with_relays(service.run, extra, bind_all=True), image=image,
+                       limits=limits, env=service.env, network=True, mount_work=False, aliases=aliases,
+                       mounts=(FORWARDER_MOUNT,) if extra else ())
+    own_port = int(render_number(service.port, run.manifest))
+    routes = loopback_routes(run.lab.lab, own_port)
+    relays = [*extra, *routes]
+    # Extra ports must answer on the run network; loopback relays only inside the container. One forwarder
+    # per binding keeps both right.
+    command = with_relays(with_relays(render(service.run, run.manifest), routes), extra, bind_all=True)
+    mounts = data_mounts(run.lab) + ((FORWARDER_MOUNT,) if relays else ())
+    return RunSpec(name=service.id, command=command, image=image, limits=limits,
+                   env=candidate_env(run, service.env), network=True, mounts=mounts, aliases=aliases)
 
 
 def collect_service_logs(run: RunState, sandbox: Sandbox) -> None:

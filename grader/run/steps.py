@@ -8,6 +8,7 @@ from pathlib import Path
 
 from grader.labs.templating import render
 from grader.models import StepResult
+from grader.run.addresses import FORWARDER_MOUNT, loopback_routes, with_relays
 from grader.run.pipeline import ARTIFACT_LIMIT, candidate_env, data_mounts, step_data_mounts
 from grader.run.state import RunState
 from grader.sandbox import RunSpec, Sandbox
@@ -28,9 +29,11 @@ def run_steps(run: RunState, sandbox: Sandbox, *, after_services: bool = False) 
                                 f"{run.steps[failed_needs[0]].failure_reason}")
         else:
             command = render(step.run, run.manifest)
-            spec = RunSpec(name=step.id, command=_after_removing(step.artifacts, command), image=sandbox.image,
-                           limits=lab.limits.merged(step.limits), env=candidate_env(run, step.env),
-                           network=step.network, mounts=data_mounts(run.lab) + step_data_mounts(run.lab, step))
+            routes = loopback_routes(lab) if step.network else []
+            mounts = data_mounts(run.lab) + step_data_mounts(run.lab, step) + ((FORWARDER_MOUNT,) if routes else ())
+            spec = RunSpec(name=step.id, command=with_relays(_after_removing(step.artifacts, command), routes),
+                           image=sandbox.image, limits=lab.limits.merged(step.limits), env=candidate_env(run, step.env),
+                           network=step.network, mounts=mounts)
             result = sandbox.run(spec).model_copy(update={"command": command})
             _copy_artifacts(run, sandbox, step.artifacts)
         run.record_step(result)

@@ -23,6 +23,9 @@ SANDBOX_USER = "1000:1000"
 BASE_ENVIRONMENT = {
     "HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
     "GIT_PYTHON_REFRESH": "quiet",  # MLflow probes for git, which sandboxes lack: keep logs readable
+    # The MLflow client retries a server that does not answer for about four minutes by default; in a sandbox
+    # nothing starts answering later, so a step fails in seconds, naming the address it tried.
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
 }
 TRUNCATION_MARKER = "\n[... {omitted} bytes cut by the grader ...]\n"
 
@@ -58,6 +61,7 @@ class RunSpec:
     mount_work: bool = True
     egress: bool = False
     image_command: bool = False  # run the image's own ENTRYPOINT/CMD and WORKDIR (an image built from a submission)
+    aliases: tuple[str, ...] = ()  # more names a service answers to on the run network, besides ``name``
 
     def environment(self) -> dict[str, str]:
         return {**BASE_ENVIRONMENT, **self.env}

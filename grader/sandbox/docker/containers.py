@@ -123,7 +123,7 @@ def container_options(
         options["network_mode"] = "bridge"
     elif spec.network and network:
         options["network"] = network
-        options["networking_config"] = {network: {"Aliases": [spec.name]}}
+        options["networking_config"] = {network: {"Aliases": [spec.name, *spec.aliases]}}
         # The engine's DNS never answers for unknown names on an internal network: without this a lookup
         # of a service that is gone hangs 10 s (5 s x 2 tries) instead of failing fast.
         options["dns_opt"] = ["timeout:1", "attempts:2"]
