@@ -64,6 +64,9 @@ class Report(BaseModel):
     review_points: float = Field(0.0, description="points of the manual items, awarded by a reviewer outside score")
     pass_mark: float = 0.0
     passed: bool = False
+    missed_required: tuple[str, ...] = Field(
+        (), description="ids of required checks that did not pass: the verdict is not passed whatever the score"
+    )
     started_at: str
     finished_at: str = ""
     timing: dict[str, float] = Field(default_factory=dict)

@@ -165,3 +165,4 @@ class CheckResult(BaseModel):
     visibility: Visibility = Visibility.public
     hint: str | None = None
     duration_s: float = 0.0
+    required: bool = Field(False, description="the rubric requires it for a pass, whatever the score")

@@ -29,6 +29,10 @@ class CheckSpec(BaseModel):
     needs: list[str] = Field(default_factory=list)
     visibility: Visibility = Visibility.public
     hint: str | None = None
+    required: bool = Field(
+        False, description="a pass needs this check to pass, whatever the score (e.g. training runs, the server "
+        "answers); the report names each required check that did not",
+    )
 
     @property
     def params(self) -> dict[str, Any]:
@@ -59,6 +63,9 @@ class Rubric(StrictModel):
                 location: tuple[str | int, ...] = ("sections", section_index, "checks", check_index)
                 if check.id in seen:
                     problems.append(((*location, "id"), f"check id {check.id!r} is used twice"))
+                if check.required and check.type == MANUAL_CHECK_TYPE:
+                    problems.append(((*location, "required"), f"check {check.id!r} is a manual item: a reviewer "
+                                     "scores it after grading, so the automatic verdict cannot require it"))
                 unknown = [n for n in check.needs if n not in seen]
                 if unknown:
                     problems.append(((*location, "needs"),

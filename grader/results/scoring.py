@@ -23,13 +23,16 @@ def skip_reason(check: CheckSpec, done: Mapping[str, CheckResult]) -> str | None
 class Score(NamedTuple):
     score: float
     passed: bool
+    missed_required: tuple[str, ...] = ()
 
 
 def score_checks(checks: Sequence[CheckResult], *, graded: bool, max_score: float, pass_mark: float) -> Score:
-    """The points the checks earned and whether they reach the pass mark; a run that ended in error
-    (``graded`` false) never passes."""
+    """The points the checks earned and whether the submission passes: the score reaches the pass mark and
+    every required check passed. A run that ended in error (``graded`` false) never passes."""
     score = round(sum(check.points for check in checks), 4)
-    return Score(score=score, passed=graded and score >= pass_mark * max_score - 1e-9)
+    missed = tuple(check.id for check in checks if check.required and check.status is not Status.passed)
+    reaches_mark = score >= pass_mark * max_score - 1e-9
+    return Score(score=score, passed=graded and reaches_mark and not missed, missed_required=missed)
 
 
 def score_report(report: Report) -> Report:
@@ -46,4 +49,5 @@ def result_from_outcome(check: CheckSpec, section: str, outcome: CheckOutcome, s
         id=check.id, title=check.title, section=section, type=check.type, status=outcome.status,
         points=round(check.points * fraction, 4), max_points=check.points, message=outcome.message,
         evidence=outcome.evidence, visibility=check.visibility, hint=check.hint, duration_s=seconds,
+        required=check.required,
     )

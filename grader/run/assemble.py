@@ -33,6 +33,7 @@ def assemble_report(run: RunState, *, finished_at: str, total_seconds: float) ->
         error=run.error,
         score=score.score,
         passed=score.passed,
+        missed_required=score.missed_required,
         started_at=run.started_at,
         finished_at=finished_at,
         timing={**run.timing, "total": round(total_seconds, 3)},

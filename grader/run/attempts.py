@@ -22,6 +22,7 @@ def not_evaluated(check: CheckSpec, section: str, reason: str) -> CheckResult:
     return CheckResult(
         id=check.id, title=check.title, section=section, type=check.type, status=Status.error, points=0,
         max_points=check.points, message=NOT_EVALUATED.format(reason=reason), visibility=check.visibility, hint=None,
+        required=check.required,
     )
 
 

@@ -371,3 +371,18 @@ def test_failing_write_removes_its_temporary_file(
 
     assert os.listdir(tmp_path) == ["report.json"]
     assert (tmp_path / "report.json").read_bytes() == before
+
+
+def test_reports_name_the_required_checks_that_failed_the_verdict(make_report: ReportFactory) -> None:
+    failed = CheckResult(id="server-ready", title="The server answers", section="s", type="http",
+                         status=Status.failed, points=0, max_points=5, message="not ready", required=True)
+    hidden = failed.model_copy(update={"id": "holdout", "visibility": Visibility.hidden})
+    report = make_report(checks=[failed, hidden], passed=False, missed_required=("server-ready", "holdout"))
+
+    text = markdown.render(report)
+    assert "A pass requires these checks, which did not pass: **server-ready** (The server answers), " \
+           "1 hidden check." in text
+    assert "| server-ready | The server answers (required) |" in text
+    assert "holdout" not in text
+    assert "Required checks that did not pass: <code>server-ready</code>, <code>holdout</code>" in \
+        html_report.render(report)

@@ -80,6 +80,7 @@ def _header(report: Report) -> list[str]:
     percent = format_percent(report.score, report.max_score)
     mark = format_percent(report.pass_mark, 1)
     lines += [f"**Result: {verdict}**. Score: **{score}** ({percent}); pass mark {mark}.", ""]
+    lines += _missed_required(report)
     if report.manifest.get("error"):  # graded with the lab's defaults: the candidate must learn why
         lines += [f"> {escape_md(report.manifest['error'])}", ""]
     manual = [c for c in report.checks if c.status is Status.manual]
@@ -88,6 +89,20 @@ def _header(report: Report) -> list[str]:
         lines += [f"{len(manual)} {noun} a reviewer (up to {format_points(report.review_points)} more points, "
                   "not included in this score).", ""]
     return lines
+
+
+def _missed_required(report: Report) -> list[str]:
+    """Required checks that did not pass: they decide the verdict whatever the score. Hidden ones are counted,
+    not named."""
+    if not report.missed_required:
+        return []
+    by_id = {check.id: check for check in report.checks}
+    public = [by_id[i] for i in report.missed_required if i in by_id and by_id[i].visibility is Visibility.public]
+    hidden = len(report.missed_required) - len(public)
+    named = [f"**{escape_md(check.id)}** ({escape_md(check.title)})" for check in public]
+    if hidden:
+        named.append(f"{hidden} hidden check{'s' if hidden > 1 else ''}")
+    return [f"A pass requires these checks, which did not pass: {', '.join(named)}.", ""]
 
 
 def _sections(checks: list[CheckResult]) -> list[str]:
@@ -106,7 +121,8 @@ def _section(section: str, checks: list[CheckResult]) -> list[str]:
         points = f"{format_points(check.points)}/{format_points(check.max_points)}"
         if check.status is Status.manual:
             points = f"up to {format_points(check.max_points)} (reviewer)"
-        cells = [escape_md(check.id), escape_md(check.title), STATUS_LABELS[check.status], points]
+        title = escape_md(check.title) + (" (required)" if check.required else "")
+        cells = [escape_md(check.id), title, STATUS_LABELS[check.status], points]
         lines.append("| " + " | ".join([*cells, escape_md(check.message)]) + " |")
     lines.append("")
     hinted = [c for c in checks if c.status is not Status.passed and c.hint]
