@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from grader.models.results import CheckResult, ServiceResult, StepResult
+from grader.models.safe_text import SafeStr
 
 
 class SubmissionInfo(BaseModel):
@@ -14,10 +15,10 @@ class SubmissionInfo(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    source: str
+    source: SafeStr
     kind: Literal["directory", "git", "archive"]
     digest: str
-    ref: str | None = None
+    ref: SafeStr | None = None
     files: int
     bytes: int
 
@@ -29,7 +30,7 @@ class Attempt(BaseModel):
 
     number: int = Field(ge=1)
     outcome: Literal["graded", "error"]
-    error: str | None = None
+    error: SafeStr | None = None
     duration_s: float = 0.0
 
 
@@ -58,7 +59,7 @@ class Report(BaseModel):
     backend: str = "docker"
     runtime: str = Field("", description="OCI runtime every container of the run used (runc, runsc, ...)")
     outcome: Literal["graded", "error"] = "graded"
-    error: str | None = None
+    error: SafeStr | None = None
     score: float = 0.0
     max_score: float = 0.0
     review_points: float = Field(0.0, description="points of the manual items, awarded by a reviewer outside score")

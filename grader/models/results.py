@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, computed_field
 
 from grader.models.causes import error_excerpt, explain_failure
 from grader.models.rubric import Visibility
+from grader.models.safe_text import SafeData, SafeStr
 
 # --- results -----------------------------------------------------------------------------------
 
@@ -47,15 +48,15 @@ class StepResult(BaseModel):
     """What a sandboxed command did. Output is capped; ``*_truncated`` says how much was cut."""
 
     id: str
-    command: str
+    command: SafeStr
     exit_code: int | None
     duration_s: float
     time_limit_s: float | None = Field(None, description="the wall-time limit it ran under")
     timed_out: bool = False
     oom_killed: bool = False
     skipped_reason: str | None = None
-    stdout: str = ""
-    stderr: str = ""
+    stdout: SafeStr = ""
+    stderr: SafeStr = ""
     stdout_truncated: int = 0
     stderr_truncated: int = 0
 
@@ -98,9 +99,9 @@ class StepResult(BaseModel):
 class ServiceResult(BaseModel):
     id: str
     ready: bool
-    message: str
+    message: SafeStr
     ready_after_s: float | None = None
-    log_tail: str = ""
+    log_tail: SafeStr = ""
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -122,9 +123,9 @@ class CheckOutcome(BaseModel):
     """What a check type returns; the runner adds the rubric's identity and points to make a CheckResult."""
 
     status: Status
-    message: str
+    message: SafeStr
     score_fraction: float = Field(1.0, ge=0, le=1, description="share of the points earned when it passes")
-    evidence: dict[str, Any] = Field(default_factory=dict)
+    evidence: SafeData = Field(default_factory=dict)
 
     @classmethod
     def passed(cls, message: str, /, **evidence: Any) -> CheckOutcome:
@@ -160,8 +161,8 @@ class CheckResult(BaseModel):
     status: Status
     points: float
     max_points: float
-    message: str
-    evidence: dict[str, Any] = Field(default_factory=dict)
+    message: SafeStr
+    evidence: SafeData = Field(default_factory=dict)
     visibility: Visibility = Visibility.public
     hint: str | None = None
     duration_s: float = 0.0

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from grader.labs.templating import render
 from grader.models import StepResult
+from grader.models.safe_text import escape_surrogates
 from grader.run.addresses import FORWARDER_MOUNT, loopback_routes, with_relays
 from grader.run.pipeline import ARTIFACT_LIMIT, candidate_env, data_mounts, step_data_mounts
 from grader.run.state import RunState
@@ -34,7 +35,7 @@ def run_steps(run: RunState, sandbox: Sandbox, *, after_services: bool = False) 
             spec = RunSpec(name=step.id, command=with_relays(_after_removing(step.artifacts, command), routes),
                            image=sandbox.image, limits=lab.limits.merged(step.limits), env=candidate_env(run, step.env),
                            network=step.network, mounts=mounts)
-            result = sandbox.run(spec).model_copy(update={"command": command})
+            result = sandbox.run(spec).model_copy(update={"command": escape_surrogates(command)})
             _copy_artifacts(run, sandbox, step.artifacts)
         run.record_step(result)
 
