@@ -90,16 +90,31 @@ class OutputCap:
         return kept
 
 
+# The readiness probe's exit codes: the port answered, the deadline passed, the service's name is gone.
+PORT_ANSWERED, PORT_DEADLINE, SERVICE_GONE = 0, 1, 3
+# A service that has never resolved after this long is not coming (its container is gone or never joined).
+NEVER_RESOLVED_S = 5
+
+
 def readiness_probe_command(host: str, port: int, timeout: float) -> str:
-    """A shell command (Python, run in the grader's probe container) that waits until host:port accepts TCP."""
+    """A shell command (Python, run in the grader's probe container) that waits until host:port accepts TCP.
+
+    A service's name resolves on the run network only while its container runs, so a name that stops
+    resolving (or never does) means the service exited: the probe stops at once (exit SERVICE_GONE) instead
+    of waiting out the deadline."""
     script = (
         "import socket,sys,time\n"
-        f"deadline=time.monotonic()+{timeout}\n"
+        f"start=time.monotonic();deadline=start+{timeout};resolved=False\n"
         "while time.monotonic()<deadline:\n"
         "    try:\n"
-        f"        socket.create_connection(({host!r},{port}),timeout=1).close(); sys.exit(0)\n"
+        f"        address=socket.getaddrinfo({host!r},{port},type=socket.SOCK_STREAM)[0][4]\n"
+        "        resolved=True\n"
+        "        socket.create_connection(address[:2],timeout=1).close(); sys.exit(0)\n"
+        "    except socket.gaierror:\n"
+        f"        if resolved or time.monotonic()-start>{NEVER_RESOLVED_S}: sys.exit({SERVICE_GONE})\n"
+        "        time.sleep(0.2)\n"
         "    except OSError: time.sleep(0.2)\n"
-        "sys.exit(1)\n"
+        f"sys.exit({PORT_DEADLINE})\n"
     )
     return f"python3 -c {shlex.quote(script)}"
 
@@ -177,19 +192,25 @@ class Sandbox(ABC):
         return self._await_port(spec.name, port, ready_timeout)
 
     def _await_port(self, name: str, port: int, ready_timeout: float) -> ServiceResult:
-        probe = RunSpec(
-            name=f"probe-{name}",
-            command=readiness_probe_command(name, port, ready_timeout),
-            image=self.image,
-            limits=self.limits.model_copy(update={"timeout": ready_timeout + 15, "memory": "256m"}),
-            network=True,
-            mount_work=False,
-        )
-        result = self.run(probe)
-        if result.exit_code == 0:
-            return ServiceResult(id=name, ready=True, message=f"listening on port {port}",
-                                 ready_after_s=result.duration_s)
-        running = self.service_running(name)
+        waited = 0.0
+        while True:
+            remaining = max(1.0, ready_timeout - waited)
+            probe = RunSpec(
+                name=f"probe-{name}",
+                command=readiness_probe_command(name, port, remaining),
+                image=self.image,
+                limits=self.limits.model_copy(update={"timeout": remaining + 15, "memory": "256m"}),
+                network=True,
+                mount_work=False,
+            )
+            result = self.run(probe)
+            waited += result.duration_s
+            if result.exit_code == PORT_ANSWERED:
+                return ServiceResult(id=name, ready=True, message=f"listening on port {port}", ready_after_s=waited)
+            running = self.service_running(name)
+            # A name that did not resolve while the container still runs was a lookup hiccup: wait on.
+            if not (result.exit_code == SERVICE_GONE and running and waited < ready_timeout):
+                break
         message = (
             f"not listening on port {port} within {ready_timeout:.0f}s"
             if running
