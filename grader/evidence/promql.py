@@ -7,8 +7,9 @@ that is not an equality (a regex) names nothing certain and is reported separate
 
 Grafana's template variables (``$__rate_interval``, ``${job}``, ``[[job]]``) are not PromQL. Outside
 string literals, where they would stop the parser, each is replaced before parsing by a stand-in of the
-kind its place needs: a duration inside ``[...]`` and after ``offset``; elsewhere a name no metric has
-or, when that does not parse (``topk($n, x)``), a number. Inside strings (``{job="$job"}``) they stay.
+kind its place needs: a duration inside ``[...]`` and after ``offset``, a label name in ``by (...)`` and
+the like; elsewhere a name no metric has or, when that does not parse (``topk($n, x)``), a number.
+Inside strings (``{job="$job"}``) they stay.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ VARIABLE_NUMBER_STAND_IN = "1"
 _GRAFANA_VARIABLE = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\[\[[^\]]*\]\]")
 _STRING_OR_COMMENT = re.compile(r""""(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|`[^`]*`|\#[^\n]*""")
 _ENDS_WITH_OFFSET = re.compile(r"\boffset\s*-?\s*$", re.IGNORECASE)
+_IN_LABEL_LIST = re.compile(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^()]*$", re.IGNORECASE)
 
 
 @dataclass
@@ -91,7 +93,7 @@ def _with_stand_ins(expr: str) -> Iterator[str]:
 
 
 def _replace_variables(expr: str, stand_in: str) -> str:
-    """Replace the variables outside strings and comments; a duration where PromQL expects one."""
+    """Replace the variables outside strings and comments by ``stand_in``, or by the kind their place needs."""
     pieces: list[str] = []
     code_before = ""  # brackets are counted in code only: a string may hold "[" too
     position = 0
@@ -108,8 +110,9 @@ def _replace_in_code(code: str, stand_in: str, code_before: str) -> str:
     def replace(variable: re.Match[str]) -> str:
         preceding = code_before + code[:variable.start()]
         in_range = preceding.count("[") > preceding.count("]")
-        wants_duration = in_range or _ENDS_WITH_OFFSET.search(preceding) is not None
-        return VARIABLE_DURATION_STAND_IN if wants_duration else stand_in
+        if in_range or _ENDS_WITH_OFFSET.search(preceding):
+            return VARIABLE_DURATION_STAND_IN
+        return VARIABLE_NAME_STAND_IN if _IN_LABEL_LIST.search(preceding) else stand_in
 
     return _GRAFANA_VARIABLE.sub(replace, code)
 

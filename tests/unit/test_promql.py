@@ -94,6 +94,8 @@ def test_alternative_matcher_sets_name_each_of_their_metrics() -> None:
         pytest.param('sum(hits_total{job="$job", route=~"${route:regex}"})', {"hits_total"}, id="in-strings"),
         pytest.param("sum by ($group) (hits_total)", {"hits_total"}, id="grouping-label"),
         pytest.param("topk($top, hits_total)", {"hits_total"}, id="number-parameter"),
+        pytest.param("topk($top, sum by ($group) (rate(hits_total[$__interval])))", {"hits_total"},
+                     id="number-and-label-variables"),
         pytest.param("hits_total offset $shift", {"hits_total"}, id="offset"),
         pytest.param("rate([[metric]][5m])", set(), id="legacy-metric-variable"),
         pytest.param('label_replace(x, "a", "[", "b", "(.*)") + rate(y[$__interval])', {"x", "y"},
