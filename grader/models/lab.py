@@ -166,6 +166,21 @@ class BuildSpec(StrictModel):
     limits: LimitOverrides | None = None
 
 
+class PatchedReference(StrictModel):
+    """A reference solution written as changes to another one (usually another lab's), the way a variant
+    is: ``base`` minus ``remove``, with ``patch`` applied and ``files`` copied over. The lab then keeps only
+    what differs."""
+
+    base: str = Field(description="folder of the reference this one changes, relative to the lab folder")
+    patch: str | None = Field(
+        None, description="unified diff against base (applied with git apply -p1), relative to the lab folder"
+    )
+    remove: list[str] = Field(default_factory=list, description="base paths deleted before the patch")
+    files: str | None = Field(
+        None, description="folder copied over the result last (files the base lacks), relative to the lab folder"
+    )
+
+
 class Lab(StrictModel):
     """A lab: what runs in the sandbox and which rubric grades it."""
 
@@ -180,7 +195,10 @@ class Lab(StrictModel):
     steps: list[StepSpec] = Field(default_factory=list)
     services: list[ServiceSpec] = Field(default_factory=list)
     build: BuildSpec | None = Field(None, description="build the submission's Dockerfile after the steps")
-    reference: str = Field("reference", description="folder of the reference solution")
+    reference: str | PatchedReference = Field(
+        "reference",
+        description="folder of the reference solution, or {base, patch, remove}: another reference changed",
+    )
     task: Task | None = None
     dependencies: DependencyPolicy = DependencyPolicy()
     sandbox: SandboxPolicy = SandboxPolicy()

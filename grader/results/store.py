@@ -1,10 +1,14 @@
 """The embedded results store: every graded run's summary and full report in one SQLite file.
 
-SQLite because it needs no server and is safe for a few processes grading on one machine at once: the
-database runs in WAL mode (readers never block the writer), writers take the lock up front
-(``BEGIN IMMEDIATE``) and hold it for one statement, and a busy writer waits up to
-``BUSY_TIMEOUT_S`` instead of failing. The schema's version is ``PRAGMA user_version``; :data:`MIGRATIONS`
-lists the statements that bring a database from each version to the next.
+SQLite because it needs no server and is safe for many processes grading on one machine at once: the
+busy timeout (``BUSY_TIMEOUT_S``) is the first thing set on a connection, so every later statement waits
+for a lock instead of failing; the database runs in WAL mode (readers never block the writer); writers
+take the lock up front (``BEGIN IMMEDIATE``) and hold it for one statement. The switch to WAL is the one
+step SQLite refuses at once instead of waiting (two connections holding a read lock and both wanting the
+exclusive one would deadlock), so it is retried with backoff until the same timeout.
+
+The schema's version is ``PRAGMA user_version``; :data:`MIGRATIONS` lists the statements that bring a
+database from each version to the next.
 
 A ``ResultStore`` holds one connection, which belongs to the thread that opened the store: give each
 thread or process its own store.
@@ -14,7 +18,8 @@ from __future__ import annotations
 
 import builtins
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +29,8 @@ from grader.errors import BadInputError, InfrastructureError
 from grader.models import Report
 
 BUSY_TIMEOUT_S = 30.0
+_FIRST_WAL_RETRY_PAUSE_S = 0.005
+_LONGEST_WAL_RETRY_PAUSE_S = 0.25
 SCHEMA_VERSION = 1
 # MIGRATIONS[n] takes a database from user_version n to n + 1. Append, never edit a shipped entry.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -95,7 +102,10 @@ class ResultStore:
             raise InfrastructureError(f"cannot open the results store {path}: {exc}") from exc
         try:
             self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
+            # Explicit, and before any other statement, although connect(timeout=) sets it too: nothing
+            # below may run without it.
+            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            switch_to_wal(self._db.execute, path)
             self._migrate()
         except BaseException:
             self._db.close()
@@ -175,6 +185,39 @@ class ResultStore:
                     db.execute(statement)
                 # PRAGMA takes no parameters; the value is our own integer.
                 db.execute(f"PRAGMA user_version = {step + 1}")
+
+
+def switch_to_wal(
+    execute: Callable[[str], sqlite3.Cursor],
+    path: Path,
+    *,
+    timeout_s: float = BUSY_TIMEOUT_S,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Put the database behind ``execute`` in WAL mode, retrying with doubling pauses while another
+    connection holds the lock, for up to ``timeout_s``; ``path`` names the database in errors."""
+    deadline = clock() + timeout_s
+    pause = _FIRST_WAL_RETRY_PAUSE_S
+    while True:
+        try:
+            mode = execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                raise
+            if clock() + pause > deadline:
+                raise InfrastructureError(
+                    f"the results store {path} stayed locked by another process for {timeout_s:.0f} s"
+                ) from exc
+            sleep(pause)
+            pause = min(pause * 2, _LONGEST_WAL_RETRY_PAUSE_S)
+            continue
+        if mode != "wal":
+            raise InfrastructureError(
+                f"the results store {path} cannot use WAL mode (journal mode stays {mode!r}): "
+                "put it on a local filesystem"
+            )
+        return
 
 
 def _stored_run(row: sqlite3.Row) -> StoredRun:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sqlite3
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 
 from grader.errors import BadInputError, InfrastructureError
 from grader.models import CheckResult, Report, Status, SubmissionInfo
-from grader.results.store import SCHEMA_VERSION, ResultStore, StoredRun
+from grader.results.store import SCHEMA_VERSION, ResultStore, StoredRun, switch_to_wal
 
 ReportFactory = Callable[..., Report]
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -210,3 +211,92 @@ def test_two_processes_creating_and_saving_at_once_lose_nothing(
         runs = store.list(limit=1000)
     assert len(runs) == 80
     assert {r.run_id.split("-")[0] for r in runs} == {"p", "q"}
+
+
+def _save_after_barrier(db: str, report_json: str, prefix: str, barrier: Any, count: int) -> None:
+    template = Report.model_validate_json(report_json)
+    barrier.wait()
+    with ResultStore(Path(db)) as store:
+        for n in range(count):
+            store.save(template.model_copy(update={"run_id": f"{prefix}-{n}"}))
+
+
+def test_four_processes_opening_and_saving_at_once_lose_nothing(
+    tmp_path: Path, make_report: ReportFactory
+) -> None:
+    # A barrier lines the four up so they open a database that does not exist yet in the same instant,
+    # as the workers of a batch do: all of them race for the schema and for the switch to WAL.
+    workers = 4
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(workers)
+    path = tmp_path / "results.sqlite3"
+    report_json = make_report().model_dump_json()
+    processes = [
+        context.Process(target=_save_after_barrier, args=(str(path), report_json, f"w{i}", barrier, 25))
+        for i in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+        assert process.exitcode == 0
+
+    with ResultStore(path) as store:
+        runs = store.list(limit=1000)
+    assert len(runs) == workers * 25
+    assert {r.run_id.split("-")[0] for r in runs} == {f"w{i}" for i in range(workers)}
+
+
+class _LockedThenFree:
+    """An ``execute`` that reports the database locked a number of times, then switches it to WAL."""
+
+    def __init__(self, locked_times: int) -> None:
+        self.locked_times = locked_times
+        self.calls = 0
+
+    def __call__(self, statement: str) -> Any:
+        self.calls += 1
+        if self.calls <= self.locked_times:
+            busy = sqlite3.OperationalError("database is locked")
+            busy.sqlite_errorcode = sqlite3.SQLITE_BUSY
+            raise busy
+        return _OneRow("wal")
+
+
+class _OneRow:
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def fetchone(self) -> tuple[str]:
+        return (self.value,)
+
+
+def test_wal_switch_retries_a_locked_database_with_growing_pauses(tmp_path: Path) -> None:
+    execute = _LockedThenFree(locked_times=4)
+    pauses: list[float] = []
+
+    switch_to_wal(execute, tmp_path / "r.sqlite3", clock=lambda: sum(pauses), sleep=pauses.append)
+
+    assert execute.calls == 5
+    assert len(pauses) == 4
+    assert pauses == sorted(pauses) and pauses[0] < pauses[-1]
+
+
+def test_wal_switch_gives_up_after_the_timeout_naming_the_store(tmp_path: Path) -> None:
+    pauses: list[float] = []
+    with pytest.raises(InfrastructureError, match=r"r\.sqlite3 stayed locked .* for 2 s"):
+        switch_to_wal(
+            _LockedThenFree(locked_times=10_000),
+            tmp_path / "r.sqlite3",
+            timeout_s=2.0,
+            clock=lambda: sum(pauses),
+            sleep=pauses.append,
+        )
+    assert sum(pauses) <= 2.0
+
+
+def test_wal_switch_refuses_a_database_that_cannot_use_wal(tmp_path: Path) -> None:
+    in_memory = sqlite3.connect(":memory:")
+    with pytest.raises(InfrastructureError, match=r"cannot use WAL mode .*'memory'"):
+        switch_to_wal(in_memory.execute, tmp_path / "r.sqlite3")
+    in_memory.close()

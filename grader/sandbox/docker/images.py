@@ -15,17 +15,17 @@ import subprocess
 import sys
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import docker
-import docker.errors
-import requests.exceptions
 
 from grader.errors import BadInputError, InfrastructureError
 from grader.paths import ProjectPaths
+from grader.sandbox.docker.build import find_image, run_build
+from grader.sandbox.docker.health import ENGINE_ERRORS, engine_failure
 
 BASE_IMAGE_ENV = "GRADER_BASE_IMAGE"
 DEFAULT_BASE_IMAGE = "capstone-grader/base:bookworm-py3.11"
@@ -60,13 +60,13 @@ def ensure_base_image(client: docker.DockerClient, paths: ProjectPaths, *, log: 
     """The base image: ``$GRADER_BASE_IMAGE`` (pulled if missing), else the debootstrap-built default."""
     configured = os.environ.get(BASE_IMAGE_ENV, "").strip()
     tag = configured or DEFAULT_BASE_IMAGE
-    found = _find_image(client, tag)
+    found = find_image(client, tag)
     if found is None:
         if configured:
             _pull(client, tag, log)
         else:
             _build_base(tag, paths.sandboxes / BASE_BUILD_SCRIPT, log)
-        found = _find_image(client, tag)
+        found = find_image(client, tag)
         if found is None:
             raise InfrastructureError(f"base image {tag} is still missing after it was made")
     return ImageRef(name="base", tag=tag, id=found)
@@ -84,7 +84,7 @@ def ensure_image(
     folder = paths.sandboxes / name
     base = ensure_base_image(client, paths, log=log)
     tag = f"{IMAGE_REPOSITORY}/{name}:{definition_digest(folder, base.id)[:12]}"
-    found = _find_image(client, tag)
+    found = find_image(client, tag)
     if found is not None:
         return ImageRef(name=name, tag=tag, id=found)
 
@@ -98,7 +98,7 @@ def ensure_image(
         _prepare_context(folder, wheelhouse, Path(context))
         log(f"building {tag} from {folder}")
         _build(client, Path(context), tag, {"BASE_IMAGE": base.tag}, log)
-    found = _find_image(client, tag)
+    found = find_image(client, tag)
     if found is None:
         raise InfrastructureError(f"image {tag} is missing right after its build")
     _prune_build_stages(client)
@@ -169,20 +169,11 @@ def ensure_wheelhouse(requirements: Path, cache: Path, arch: str, *, log: Log = 
 # --- helpers --------------------------------------------------------------------------------------
 
 
-def _find_image(client: docker.DockerClient, tag: str) -> str | None:
-    try:
-        return str(client.images.get(tag).id)
-    except docker.errors.ImageNotFound:
-        return None
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        raise InfrastructureError(f"cannot look up image {tag}: {exc}") from exc
-
-
 def _engine_arch(client: docker.DockerClient) -> str:
     try:
         arch = str(client.info().get("Architecture") or "x86_64")
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        raise InfrastructureError(f"cannot read the engine's architecture: {exc}") from exc
+    except ENGINE_ERRORS as exc:
+        raise engine_failure("cannot read the engine's architecture", exc) from exc
     return {"amd64": "x86_64", "arm64": "aarch64"}.get(arch, arch)
 
 
@@ -190,10 +181,10 @@ def _pull(client: docker.DockerClient, tag: str, log: Log) -> None:
     log(f"pulling {tag} ({BASE_IMAGE_ENV})")
     try:
         client.images.pull(tag)
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        raise InfrastructureError(
-            f"base image {tag} (from {BASE_IMAGE_ENV}) is missing and cannot be pulled: {exc}; "
-            f"unset {BASE_IMAGE_ENV} to build {DEFAULT_BASE_IMAGE} with debootstrap instead"
+    except ENGINE_ERRORS as exc:
+        raise engine_failure(
+            f"base image {tag} (from {BASE_IMAGE_ENV}) is missing and cannot be pulled (unset "
+            f"{BASE_IMAGE_ENV} to build {DEFAULT_BASE_IMAGE} with debootstrap instead)", exc
         ) from exc
 
 
@@ -238,24 +229,22 @@ def _prepare_context(folder: Path, wheelhouse: Path | None, context: Path) -> No
 
 def _build(client: docker.DockerClient, context: Path, tag: str, buildargs: dict[str, str], log: Log) -> None:
     tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
-    try:
-        stream: Iterable[dict[str, object]] = client.api.build(
-            path=str(context), tag=tag, buildargs=buildargs, rm=True, forcerm=True, pull=False, decode=True,
-            labels={"capstone-grader.image": tag}, timeout=BUILD_TIMEOUT_S,
-        )
-        for chunk in stream:
-            if "error" in chunk:
-                tail.append(str(chunk["error"]).rstrip())
-                raise InfrastructureError(f"building {tag} failed; last lines:\n" + "\n".join(tail))
-            for line in str(chunk.get("stream", "")).splitlines():
-                if line.strip():
-                    tail.append(line)
-                    log(line)
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        raise InfrastructureError(f"building {tag} failed: {exc}; last lines:\n" + "\n".join(tail)) from exc
+
+    def keep(text: str) -> None:
+        for line in text.splitlines():
+            if line.strip():
+                tail.append(line)
+                log(line)
+
+    outcome = run_build(client, context=context, tag=tag, buildargs=buildargs, timeout=BUILD_TIMEOUT_S,
+                        labels={"capstone-grader.image": tag}, on_output=keep)
+    if outcome.image_id is None:
+        how = f"timed out after {BUILD_TIMEOUT_S} s" if outcome.timed_out else "failed"
+        # The grader's own image definition failing to build is never a candidate's fault.
+        raise InfrastructureError(f"building {tag} {how}; last lines:\n" + "\n".join(tail))
 
 
 def _prune_build_stages(client: docker.DockerClient) -> None:
     """Drop the untagged images of build stages (they hold the wheels); losing them only costs build cache."""
-    with suppress(docker.errors.DockerException, requests.exceptions.RequestException):  # disk space only
+    with suppress(*ENGINE_ERRORS):  # disk space only
         client.images.prune(filters={"dangling": True, "label": "capstone-grader.stage=build"})

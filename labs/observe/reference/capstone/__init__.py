@@ -1,1 +1,0 @@
-"""Fault classifier for rotating machines: features, model file and monitoring."""
