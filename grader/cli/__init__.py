@@ -70,8 +70,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except Exception as exc:
         log = _write_crash_log(exc)
-        err.print(f"[red]internal error:[/red] {type(exc).__name__}: {terminal_safe(str(exc))}\nDetails: {log}")
+        shown = str(exc)[:MESSAGE_LIMIT]
+        err.print(f"[red]internal error:[/red] {type(exc).__name__}: {terminal_safe(shown)}\nDetails: {log}")
         return EXIT_INFRASTRUCTURE
+
+
+MESSAGE_LIMIT = 2000  # of an error on the terminal; the rest is in the crash file
+CRASH_DETAILS_LIMIT = 256 * 1024  # a traceback can carry a submission's text: bounded
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -79,10 +84,16 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _write_crash_log(exc: BaseException) -> Path:
-    log = Path(os.environ.get("GRADER_CRASH_LOG", Path.home() / ".cache" / "capstone-grader" / "crash.log"))
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("a", encoding="utf-8") as handle:
-        handle.write(f"--- {datetime.now(UTC).isoformat()} capstone-grader {__version__} "
-                     f"python {platform.python_version()} {platform.platform()}\n")
-        handle.write("".join(traceback.format_exception(exc)))
+    """One file per crash (never a log every run appends to, which a submission that triggers crashes could
+    fill): ``GRADER_CRASH_DIR``, else ``crashes/`` in the user's cache; named by time and process."""
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "capstone-grader" / "crashes"
+    folder = Path(os.environ.get("GRADER_CRASH_DIR", default))
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / f"crash-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S.%fZ')}-{os.getpid()}.log"
+    details = "".join(traceback.format_exception(exc))
+    if len(details) > CRASH_DETAILS_LIMIT:
+        half = CRASH_DETAILS_LIMIT // 2
+        details = f"{details[:half]}\n[... {len(details) - 2 * half} characters cut ...]\n{details[-half:]}"
+    log.write_text(f"capstone-grader {__version__} python {platform.python_version()} {platform.platform()}\n"
+                   f"{details}", encoding="utf-8", errors="backslashreplace")
     return log
