@@ -66,6 +66,10 @@ class ServiceSpec(StrictModel):
     run: str = Field(min_length=1)
     port: int | str = Field(description="port number, or a manifest template such as {{ serve.port }}")
     needs: list[str] = Field(default_factory=list, description="steps that must succeed first")
+    needs_success: bool = Field(
+        True, description="false: start once the needed steps have run, whatever they did (a server that serves a "
+        "committed model is graded on what it serves even when training failed)",
+    )
     env: dict[str, str] = Field(default_factory=dict)
     ready_timeout: float | str = Field(30, description="seconds, or a manifest template")
     limits: LimitOverrides | None = None

@@ -17,7 +17,7 @@ NOT_STARTED = "not started"
 def start_services(run: RunState, sandbox: Sandbox, when: str) -> None:
     """Start the lab's services of one start group and wait for each one's port (declared deadline)."""
     for service in (s for s in run.lab.lab.services if s.start == when):
-        failed_needs = [n for n in service.needs if not run.steps[n].succeeded]
+        failed_needs = [n for n in service.needs if not run.steps[n].succeeded] if service.needs_success else []
         if failed_needs:
             result = ServiceResult(id=service.id, ready=False,
                                    message=f"{NOT_STARTED}: needs step {failed_needs[0]!r}, which did not succeed")

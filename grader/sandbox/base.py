@@ -8,6 +8,7 @@ types and no engine exceptions cross it (backends translate them into ``grader.e
 
 from __future__ import annotations
 
+import math
 import shlex
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -27,6 +28,11 @@ BASE_ENVIRONMENT = {
     # nothing starts answering later, so a step fails in seconds, naming the address it tried.
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
 }
+# Numeric libraries start one thread per core they see (the host's), not per core the quota allows: the
+# container's CPU limit is given to them, so they do not oversubscribe it.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS")
+BASE_ENVIRONMENT.update(dict.fromkeys(THREAD_VARIABLES, "1"))
 TRUNCATION_MARKER = "\n[... {omitted} bytes cut by the grader ...]\n"
 
 
@@ -64,7 +70,9 @@ class RunSpec:
     aliases: tuple[str, ...] = ()  # more names a service answers to on the run network, besides ``name``
 
     def environment(self) -> dict[str, str]:
-        return {**BASE_ENVIRONMENT, **self.env}
+        """The container's variables: the base ones, thread counts matching its CPU limit, then its own."""
+        threads = str(max(1, math.floor(self.limits.cpus)))
+        return {**BASE_ENVIRONMENT, **dict.fromkeys(THREAD_VARIABLES, threads), **self.env}
 
 
 class OutputCap:

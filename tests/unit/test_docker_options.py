@@ -114,3 +114,14 @@ def test_missing_engine_is_an_infrastructure_error_that_says_how_to_start_one(mo
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
     with pytest.raises(InfrastructureError, match=r"no Docker engine answers .*scripts/ensure-docker\.sh"):
         docker_client(timeout=2)
+
+
+def test_numeric_libraries_get_the_containers_cpu_limit_as_their_thread_count():
+    from grader.models import Limits
+    from grader.sandbox.base import THREAD_VARIABLES, RunSpec
+
+    two = RunSpec(name="train", command="x", image="i", limits=Limits(cpus=2)).environment()
+    half = RunSpec(name="train", command="x", image="i", limits=Limits(cpus=0.5)).environment()
+    own = RunSpec(name="train", command="x", image="i", limits=Limits(cpus=2), env={"OMP_NUM_THREADS": "4"})
+    assert {two[v] for v in THREAD_VARIABLES} == {"2"} and {half[v] for v in THREAD_VARIABLES} == {"1"}
+    assert own.environment()["OMP_NUM_THREADS"] == "4"  # a lab's own setting wins
