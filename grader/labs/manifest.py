@@ -27,6 +27,13 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class PrepareSection(_Section):
+    command: str | None = Field(
+        None, description="run before training, as your CI does before the tests (e.g. `python make_data.py && "
+        "mkdir -p models`); unset: nothing is run",
+    )
+
+
 class TrainSection(_Section):
     command: str = Field("python train.py", description="trains, logs to MLflow and registers the model")
 
@@ -161,6 +168,7 @@ class DeploySection(_Section):
 class SubmissionManifest(_Section):
     """``capstone.yaml``: how to train, serve, observe and test this capstone."""
 
+    prepare: PrepareSection = PrepareSection()
     train: TrainSection = TrainSection()
     serve: ServeSection = ServeSection()
     metrics: MetricsSection = MetricsSection()

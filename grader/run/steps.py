@@ -28,6 +28,9 @@ def run_steps(run: RunState, sandbox: Sandbox, *, after_services: bool = False) 
             result = StepResult(id=step.id, command=step.run, exit_code=None, duration_s=0,
                                 skipped_reason=f"needs step {failed_needs[0]!r}, which "
                                 f"{run.steps[failed_needs[0]].failure_reason}")
+        elif not render(step.run, run.manifest).strip():
+            result = StepResult(id=step.id, command=step.run, exit_code=None, duration_s=0,
+                                skipped_reason=f"nothing to run: {step.run.strip()} is not set")
         else:
             command = render(step.run, run.manifest)
             routes = loopback_routes(lab) if step.network else []
