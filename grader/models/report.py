@@ -14,6 +14,7 @@ class SubmissionInfo(BaseModel):
     kind: Literal["directory", "git", "archive"]
     digest: str
     ref: str | None = None
+    committed_at: str | None = None  # the commit's committer date (ISO 8601), for a git submission
     files: int
     bytes: int
 

@@ -58,7 +58,7 @@ class RunState:
     started_at_ms: int = 0
     steps: dict[str, StepResult] = field(default_factory=dict)
     services: dict[str, ServiceResult] = field(default_factory=dict)
-    candidate_env: dict[str, str] = field(default_factory=dict)  # e.g. PYTHONPATH of installed requirements
+    candidate_env: dict[str, str] = field(default_factory=dict)  # e.g. PATH to the candidate's own environment
     dependencies: Any = None  # grader.run.dependencies.DependencyOutcome
     blocked_reason: str | None = None  # set when no step may run (dependencies failed with on_failure: stop)
     built_image: str | None = None  # id of the image built from the submission (lab ``build``), when it built
@@ -116,22 +116,25 @@ def candidate_env(run: RunState, env: dict[str, str]) -> dict[str, str]:
 
 def install_dependencies(run: RunState, sandbox: Sandbox, workspace: Path, cache: Path, sandboxes: Path) -> None:
     """The submission's own requirements, per the lab's policy (see grader.run.dependencies)."""
-    from dataclasses import asdict
-
-    from grader.run.dependencies import DEPENDENCY_LIMITS, prepare_dependencies
+    from grader.run.dependencies import DEPENDENCY_LIMITS, prepare_dependencies, resolution_cutoff
 
     policy = run.lab.lab.dependencies
     if not policy.install:
         return
+    committed_at = run.report.submission.committed_at if run.report.submission else None
     outcome = prepare_dependencies(sandbox, workspace, cache, image=sandbox.image, limits=DEPENDENCY_LIMITS,
-                                   skip=policy.skip,
-                                   runtime_requirements=sandboxes / run.lab.lab.image / "requirements.txt")
+                                   skip=policy.skip, as_of=resolution_cutoff(policy.resolve_as_of, committed_at))
     run.dependencies = outcome
     run.candidate_env = dict(outcome.env)
-    run.report.dependencies = {k: v for k, v in asdict(outcome).items() if k != "env"}
+    run.report.dependencies = outcome.for_report()
     run.observer.log(f"dependencies: {outcome.status}: {outcome.message[:200]}")
     if outcome.status == "failed" and policy.on_failure == "stop":
         run.blocked_reason = f"the submission's requirements could not be installed: {outcome.message[:300]}"
+
+
+def dependency_mounts(run: RunState) -> tuple[Mount, ...]:
+    """The candidate's own environment, read-only, for every container that runs the candidate's code."""
+    return run.dependencies.mounts() if run.dependencies is not None else ()
 
 
 def run_steps(run: RunState, sandbox: Sandbox, *, after_services: bool = False) -> None:
@@ -151,7 +154,8 @@ def run_steps(run: RunState, sandbox: Sandbox, *, after_services: bool = False) 
             command = render(step.run, run.manifest)
             spec = RunSpec(name=step.id, command=_after_removing(step.artifacts, command), image=sandbox.image,
                            limits=lab.limits.merged(step.limits), env=candidate_env(run, step.env),
-                           network=step.network, mounts=data_mounts(run.lab) + step_data_mounts(run.lab, step))
+                           network=step.network,
+                           mounts=data_mounts(run.lab) + step_data_mounts(run.lab, step) + dependency_mounts(run))
             result = sandbox.run(spec).model_copy(update={"command": command})
             _copy_artifacts(run, sandbox, step.artifacts)
         run.steps[step.id] = result
@@ -206,7 +210,8 @@ def service_spec(run: RunState, service: ServiceSpec, image: str) -> RunSpec:
         return RunSpec(name=service.id, command=service.run, image=image, limits=limits, env=service.env,
                        network=True, mount_work=False)
     return RunSpec(name=service.id, command=render(service.run, run.manifest), image=image, limits=limits,
-                   env=candidate_env(run, service.env), network=True, mounts=data_mounts(run.lab))
+                   env=candidate_env(run, service.env), network=True,
+                   mounts=data_mounts(run.lab) + dependency_mounts(run))
 
 
 def collect_service_logs(run: RunState, sandbox: Sandbox) -> None:
@@ -236,11 +241,14 @@ def probe_runner(run: RunState, sandbox: Sandbox) -> Callable[..., list[dict[str
         if plan is not None:
             (folder / "plan.json").write_text(json.dumps(plan))
             arguments = [f"{probe.PLAN_MOUNT}/plan.json", *arguments]
-        command = shlex.join(["python3", f"{probe.MOUNT_POINT}/{script}.py", *arguments])
+        # The model evaluator unpickles the candidate's model with the candidate's own library versions.
+        python = run.dependencies.evaluator_python() if script == "evaluate_model" and run.dependencies else None
+        command = shlex.join([python or "python3", f"{probe.MOUNT_POINT}/{script}.py", *arguments])
         spec = RunSpec(name=f"probe-{script.replace('_', '-')}", command=command, image=sandbox.image,
                        limits=PROBE_LIMITS, env={"MLFLOW_TRACKING_URI": tracking_uri(run.lab)}, network=True,
                        mount_work=False, mounts=(Mount(probe.PROBE_DIR, probe.MOUNT_POINT),
-                                                 Mount(folder, probe.PLAN_MOUNT)))
+                                                 Mount(folder, probe.PLAN_MOUNT),
+                                                 *(dependency_mounts(run) if python else ())))
         result = sandbox.run(spec)
         lines = parse_probe_output(result.stdout, probe.RESULT_MARKER)
         if not lines:
