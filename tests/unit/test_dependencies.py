@@ -660,3 +660,54 @@ def test_the_host_ca_bundle_and_index_go_to_the_build_container(tmp_path):
     assert mount(build, CA_MOUNT) == bundle
     assert build.env["SSL_CERT_FILE"] == CA_MOUNT and build.env["UV_DEFAULT_INDEX"] == "https://mirror.invalid/simple"
     assert build.env["UV_CACHE_DIR"].startswith(UV_CACHE_MOUNT) and build.env["TMPDIR"].startswith(UV_CACHE_MOUNT)
+
+
+# --- the environment reaches the candidate's containers and the model evaluator -----------------------------------
+
+
+def pipeline_run(tmp_path: Path, outcome: DependencyOutcome):
+    from grader.labs.loading import load_lab
+    from grader.paths import project_paths
+    from grader.run.orchestrate import _new_report
+    from grader.run.pipeline import QuietObserver, RunState
+
+    lab = load_lab("mlops-capstone", project_paths())
+    run = RunState(lab=lab, report=_new_report(lab, "unit", "scripted"), observer=QuietObserver(),
+                   clock=lambda: 0.0, scratch=tmp_path)
+    run.dependencies, run.candidate_env = outcome, dict(outcome.env)
+    return run
+
+
+def built_outcome(tmp_path: Path, lock: list[str] = LOCK) -> DependencyOutcome:
+    root = submission(tmp_path, requirements_dot_txt="mlflow==2.14.3\n")
+    return prepare(ScriptedSandbox(uv_builds(lock)), root, tmp_path / "cache")
+
+
+def test_steps_and_the_model_evaluator_run_in_the_candidates_environment(tmp_path):
+    from grader.probe import RESULT_MARKER as PROBE_MARKER
+    from grader.run.pipeline import probe_runner, run_steps
+
+    outcome = built_outcome(tmp_path)
+    run = pipeline_run(tmp_path, outcome)
+    sandbox = ScriptedSandbox(lambda spec: result(spec, stdout=PROBE_MARKER + '{"key": "model"}\n'))
+    run_steps(run, sandbox)
+    runner = probe_runner(run, sandbox)
+    runner("evaluate_model", None, ["--wait", "/plan/go.json"], None)
+    runner("agent", {"actions": []}, [], None)
+    train, evaluator, agent = sandbox.specs
+    assert train.env["PATH"].startswith(f"{ENV_DIR}/bin:") and train.env["VIRTUAL_ENV"] == ENV_DIR
+    assert "/opt/venv" not in train.env["PATH"]
+    assert outcome.mounts()[0] in train.mounts
+    assert evaluator.command.startswith(f"{ENV_DIR}/bin/python ") and outcome.mounts()[0] in evaluator.mounts
+    assert agent.command.startswith("python3 ") and outcome.mounts()[0] not in agent.mounts
+
+
+def test_without_mlflow_in_the_environment_the_evaluator_keeps_the_images_python(tmp_path):
+    from grader.probe import RESULT_MARKER as PROBE_MARKER
+    from grader.run.pipeline import probe_runner
+
+    run = pipeline_run(tmp_path, built_outcome(tmp_path, ["tabulate==0.9.0"]))
+    sandbox = ScriptedSandbox(lambda spec: result(spec, stdout=PROBE_MARKER + '{"key": "model"}\n'))
+    probe_runner(run, sandbox)("evaluate_model", None, ["--wait", "/plan/go.json"], None)
+    [evaluator] = sandbox.specs
+    assert evaluator.command.startswith("python3 ") and not any(m.target == ENV_DIR for m in evaluator.mounts)
