@@ -457,6 +457,7 @@ def test_the_environment_is_copied_with_links_as_links_and_plain_modes(tmp_path)
     (built / "bin" / "tool").chmod(0o4777)
     (built / "bin" / "python").symlink_to("/usr/bin/python3")
     (built / "lib" / "data.txt").write_text("x")
+    os.utime(built / "lib" / "data.txt", ns=(1_600_000_000_000_000_000, 1_600_000_000_123_456_789))
     (built / "lib64").symlink_to("lib")
     assert take_environment(built, tmp_path / "taken") is None
     taken = tmp_path / "taken"
@@ -464,6 +465,8 @@ def test_the_environment_is_copied_with_links_as_links_and_plain_modes(tmp_path)
     assert os.readlink(taken / "lib64") == "lib"
     assert oct((taken / "bin" / "tool").stat().st_mode & 0o7777) == "0o755"
     assert oct((taken / "lib" / "data.txt").stat().st_mode & 0o7777) == "0o644"
+    # Modification times kept: compiled bytecode stays valid for its source.
+    assert (taken / "lib" / "data.txt").stat().st_mtime_ns == 1_600_000_000_123_456_789
 
 
 def test_a_fifo_in_the_environment_refuses_it(tmp_path):

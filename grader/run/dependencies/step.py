@@ -27,7 +27,7 @@ PYTHON_VERSION = "3.11"  # the sandbox images' interpreter (Debian bookworm's py
 # uv's cache goes to a folder on disk instead).
 DEPENDENCY_LIMITS = Limits(memory="2g", cpus=2, pids=512, timeout=900, tmpfs="512m", fsize="2g", output="1m")
 # Bump when the way environments are built changes: older cache entries are then never used.
-ENV_LAYOUT = "uv-venv-1"
+ENV_LAYOUT = "uv-venv-2"
 ENV_CACHE = "candidate-envs"
 LOCK_FILE = "lock.json"
 LOG_TAIL_CHARS = 4000
