@@ -141,10 +141,10 @@ def test_a_source_only_package_is_built_with_the_images_compiler(sandbox_factory
 
 def test_a_capstone_pinned_to_mlflow2_trains_registers_serves_and_is_evaluated_in_its_environment(
         docker_client, runtime_image, tmp_path):
-    """Graded as a git repository committed in mid-2024: the whole pipeline runs on its own stack."""
+    """Graded as a git repository committed in autumn 2024: the whole pipeline runs on its own stack."""
     repository = tmp_path / "repo"
     subprocess.run(["cp", "-r", str(SUBMISSIONS / "pinned-mlflow2"), str(repository)], check=True)
-    when = {"GIT_AUTHOR_DATE": "2024-09-01T12:00:00Z", "GIT_COMMITTER_DATE": "2024-09-01T12:00:00Z"}
+    when = {"GIT_AUTHOR_DATE": "2024-10-01T12:00:00Z", "GIT_COMMITTER_DATE": "2024-10-01T12:00:00Z"}
     git = ["git", "-C", str(repository), "-c", "user.name=candidate", "-c", "user.email=c@example.invalid"]
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "add", "."], check=True)
@@ -155,7 +155,7 @@ def test_a_capstone_pinned_to_mlflow2_trains_registers_serves_and_is_evaluated_i
                               options).report
     dependencies = report.dependencies or {}
     assert dependencies.get("status") == "installed", dependencies.get("message")
-    assert dependencies["cutoff"] == "2024-09-01T12:00:00Z"
+    assert dependencies["cutoff"] == "2024-10-01T12:00:00Z"  # scikit-learn 1.5.2 is of 2024-09-11
     assert {"mlflow==2.14.3", "scikit-learn==1.5.2"} <= set(dependencies["lock"])
     checks = {c.id: c for c in report.checks}
     must_pass = ["training-runs", "run-created", "params-logged", "model-registered", "model-alias",
