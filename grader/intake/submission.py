@@ -76,9 +76,9 @@ def open_submission(
         raise SubmissionError(
             f"a git ref ({ref!r}) was given, but submission {source!r} is not a git repository"
         )
-    commit = None
+    commit = committed_at = None
     if kind == "git":
-        stats, commit = _export_git(source, path, dest, ref or "HEAD", limits)
+        stats, commit, committed_at = _export_git(source, path, dest, ref or "HEAD", limits)
     elif kind == "directory":
         stats = _copy_directory(path, dest, limits)
     else:
@@ -90,6 +90,7 @@ def open_submission(
         kind="archive" if kind in ("zip", "tar", "tar.gz") else kind,
         digest=tree_digest(dest),
         ref=commit,
+        committed_at=committed_at,
         files=stats.files,
         bytes=stats.bytes,
     )
@@ -229,8 +230,9 @@ def _copy_file(writer: TreeWriter, path: Path, name: str) -> None:
 
 def _export_git(
     source: str, path: Path, dest: Path, ref: str, limits: ExtractLimits
-) -> tuple[ExtractStats, str]:
-    """Clone bare into a scratch folder, resolve `ref` to a commit and stream ``git archive`` of it."""
+) -> tuple[ExtractStats, str, str]:
+    """Clone bare into a scratch folder, resolve `ref` to a commit and stream ``git archive`` of it; returns
+    the stats, the commit and its committer date (ISO 8601: what the candidate's stack is resolved as of)."""
     if ref.startswith("-") or "\x00" in ref:
         raise SubmissionError(f"git ref {ref!r} is not a valid ref")
     location = str(path) if path != Path() else source
@@ -243,7 +245,8 @@ def _export_git(
         git_dir = ["--git-dir", str(bare)]
         verify = [*git_dir, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"]
         commit = _run_git(verify, env, f"git ref {ref!r} is not a commit in {source!r}")
-        return _archive_commit(git_dir, commit, env, dest, limits), commit
+        committed_at = _run_git([*git_dir, "show", "-s", "--format=%cI", commit], env, f"git show {commit}")
+        return _archive_commit(git_dir, commit, env, dest, limits), commit, committed_at
 
 
 def _git_env(home: Path) -> dict[str, str]:

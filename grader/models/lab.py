@@ -127,6 +127,10 @@ class DependencyPolicy(StrictModel):
     on_failure: Literal["continue", "stop"] = Field(
         "continue", description="continue: go on with the lab's runtime stack; stop: skip every step"
     )
+    resolve_as_of: Literal["last-commit", "now"] = Field(
+        "last-commit", description="last-commit: resolve no package newer than the submission's last commit (a git "
+        "submission; folders and archives carry no date); now: the newest versions that satisfy the requirements",
+    )
 
 
 class SandboxPolicy(StrictModel):

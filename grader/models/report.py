@@ -19,6 +19,7 @@ class SubmissionInfo(BaseModel):
     kind: Literal["directory", "git", "archive"]
     digest: str
     ref: SafeStr | None = None
+    committed_at: str | None = None  # the commit's committer date (ISO 8601), for a git submission
     files: int
     bytes: int
 

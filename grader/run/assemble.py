@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from grader import __version__
@@ -62,4 +61,5 @@ def _dependency_summary(outcome: Any) -> dict[str, Any] | None:
     """The dependency step's outcome as the report shows it: everything but the environment it sets."""
     if outcome is None:
         return None
-    return {key: value for key, value in asdict(outcome).items() if key != "env"}
+    summary: dict[str, Any] = outcome.for_report()
+    return summary

@@ -16,7 +16,14 @@ from grader.errors import EngineLostError, InfrastructureError
 from grader.evidence import MODEL_SERVER, Facts
 from grader.models import CheckOutcome, CheckResult, CheckSpec, Limits, ServiceResult, StepResult
 from grader.results.scoring import result_from_outcome, skip_reason
-from grader.run.pipeline import ARTIFACT_LIMIT, RunState, candidate_env, data_mounts, probe_runner
+from grader.run.pipeline import (
+    ARTIFACT_LIMIT,
+    RunState,
+    candidate_env,
+    data_mounts,
+    dependency_mounts,
+    probe_runner,
+)
 from grader.sandbox import Mount, RunSpec, Sandbox
 from grader.sandbox.tools import INPUT_MOUNT, tool_path
 
@@ -84,7 +91,8 @@ class RubricEvaluator:
     def _run_in_sandbox(self, name: str, command: str, env: Mapping[str, str] | None = None) -> StepResult:
         lab = self.run.lab
         spec = RunSpec(name=name, command=command, image=self.sandbox.image, limits=lab.lab.limits,
-                       env=candidate_env(self.run, dict(env or {})), network=False, mounts=data_mounts(lab))
+                       env=candidate_env(self.run, dict(env or {})), network=False,
+                       mounts=data_mounts(lab) + dependency_mounts(self.run))
         return self.sandbox.run(spec)
 
     def _run_tool(self, name: str, command: str, tools: Mapping[str, Path], inputs: Path) -> StepResult:

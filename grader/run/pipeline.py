@@ -66,19 +66,24 @@ def candidate_env(run: RunState, env: dict[str, str]) -> dict[str, str]:
 
 def install_dependencies(run: RunState, sandbox: Sandbox, workspace: Path, cache: Path, sandboxes: Path) -> None:
     """The submission's own requirements, per the lab's policy (see grader.run.dependencies)."""
-    from grader.run.dependencies import DEPENDENCY_LIMITS, prepare_dependencies
+    from grader.run.dependencies import DEPENDENCY_LIMITS, prepare_dependencies, resolution_cutoff
 
     policy = run.lab.lab.dependencies
     if not policy.install:
         return
+    committed_at = run.submission.committed_at if run.submission else None
     outcome = prepare_dependencies(sandbox, workspace, cache, image=sandbox.image, limits=DEPENDENCY_LIMITS,
-                                   skip=policy.skip,
-                                   runtime_requirements=sandboxes / run.lab.lab.image / "requirements.txt")
+                                   skip=policy.skip, as_of=resolution_cutoff(policy.resolve_as_of, committed_at))
     run.dependencies = outcome
     run.candidate_env = dict(outcome.env)
     run.observer.log(f"dependencies: {outcome.status}: {outcome.message[:200]}")
     if outcome.status == "failed" and policy.on_failure == "stop":
         run.blocked_reason = f"the submission's requirements could not be installed: {outcome.message[:300]}"
+
+
+def dependency_mounts(run: RunState) -> tuple[Mount, ...]:
+    """The candidate's own environment, read-only, for every container that runs the candidate's code."""
+    return run.dependencies.mounts() if run.dependencies is not None else ()
 
 
 def tracking_uri(lab: LoadedLab) -> str:
@@ -98,11 +103,14 @@ def probe_runner(run: RunState, sandbox: Sandbox) -> Callable[..., list[dict[str
         if plan is not None:
             (folder / "plan.json").write_text(json.dumps(plan))
             arguments = [f"{probe.PLAN_MOUNT}/plan.json", *arguments]
-        command = shlex.join(["python3", f"{probe.MOUNT_POINT}/{script}.py", *arguments])
+        # The model evaluator unpickles the candidate's model with the candidate's own library versions.
+        python = run.dependencies.evaluator_python() if script == "evaluate_model" and run.dependencies else None
+        command = shlex.join([python or "python3", f"{probe.MOUNT_POINT}/{script}.py", *arguments])
         spec = RunSpec(name=f"probe-{script.replace('_', '-')}", command=command, image=sandbox.image,
                        limits=PROBE_LIMITS, env={"MLFLOW_TRACKING_URI": tracking_uri(run.lab)}, network=True,
                        mount_work=False, mounts=(Mount(probe.PROBE_DIR, probe.MOUNT_POINT),
-                                                 Mount(folder, probe.PLAN_MOUNT)))
+                                                 Mount(folder, probe.PLAN_MOUNT),
+                                                 *(dependency_mounts(run) if python else ())))
         result = sandbox.run(spec)
         lines = parse_probe_output(result.stdout, probe.RESULT_MARKER)
         if not lines:

@@ -7,7 +7,7 @@ from grader.errors import InfrastructureError
 from grader.labs.templating import render, render_number
 from grader.models import ServiceResult, ServiceSpec
 from grader.run.addresses import FORWARDER_MOUNT, extra_port_routes, loopback_routes, with_relays
-from grader.run.pipeline import candidate_env, data_mounts, render_env
+from grader.run.pipeline import candidate_env, data_mounts, dependency_mounts, render_env
 from grader.run.state import RunState
 from grader.sandbox import RunSpec, Sandbox
 
@@ -53,7 +53,7 @@ def service_spec(run: RunState, service: ServiceSpec, image: str) -> RunSpec:
     # Extra ports must answer on the run network; loopback relays only inside the container. One forwarder
     # per binding keeps both right.
     command = with_relays(with_relays(render(service.run, run.manifest), routes), extra, bind_all=True)
-    mounts = data_mounts(run.lab) + ((FORWARDER_MOUNT,) if relays else ())
+    mounts = (*data_mounts(run.lab), *dependency_mounts(run), *((FORWARDER_MOUNT,) if relays else ()))
     return RunSpec(name=service.id, command=command, image=image, limits=limits,
                    env=candidate_env(run, service.env), network=True, mounts=mounts, aliases=aliases)
 

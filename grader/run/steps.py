@@ -10,7 +10,7 @@ from grader.labs.templating import render
 from grader.models import StepResult
 from grader.models.safe_text import escape_surrogates
 from grader.run.addresses import FORWARDER_MOUNT, loopback_routes, with_relays
-from grader.run.pipeline import ARTIFACT_LIMIT, candidate_env, data_mounts, step_data_mounts
+from grader.run.pipeline import ARTIFACT_LIMIT, candidate_env, data_mounts, dependency_mounts, step_data_mounts
 from grader.run.state import RunState
 from grader.sandbox import RunSpec, Sandbox
 
@@ -34,7 +34,8 @@ def run_steps(run: RunState, sandbox: Sandbox, *, after_services: bool = False) 
         else:
             command = render(step.run, run.manifest)
             routes = loopback_routes(lab) if step.network else []
-            mounts = data_mounts(run.lab) + step_data_mounts(run.lab, step) + ((FORWARDER_MOUNT,) if routes else ())
+            mounts = (*data_mounts(run.lab), *step_data_mounts(run.lab, step), *dependency_mounts(run),
+                      *((FORWARDER_MOUNT,) if routes else ()))
             spec = RunSpec(name=step.id, command=with_relays(_after_removing(step.artifacts, command), routes),
                            image=sandbox.image, limits=lab.limits.merged(step.limits), env=candidate_env(run, step.env),
                            network=step.network, mounts=mounts)

@@ -1,39 +1,44 @@
-"""The candidate dependency step without an engine: reading requirement files, comparing them with the
-runtime pins, reading pip's output and configuration, and the step's flow against a scripted sandbox."""
+"""The candidate dependency step without an engine: reading requirement files and lock files (pip, pyproject,
+Poetry, uv, Pipenv), the cache key and the cut-off date, reading uv's output and the host's pip configuration,
+taking the built environment, and the step's flow against a scripted sandbox."""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from grader.errors import InfrastructureError
-from grader.models import Limits, StepResult
-from grader.paths import project_paths
+from grader.models import DependencyPolicy, Limits, StepResult
 from grader.run.dependencies import (
     CA_MOUNT,
-    DEPS_DIR,
-    OUT_MOUNT,
+    ENV_DIR,
+    INJECTED,
     REQ_MOUNT,
     RESULT_MARKER,
-    SELECTED_MARKER,
-    WHEELS_MOUNT,
+    UV_CACHE_MOUNT,
+    DependencyOutcome,
     IndexSettings,
-    explain_pip_failure,
+    cutoff_text,
+    environment_key,
+    explain_build_failure,
     parse_pip_config,
+    poetry_constraint,
     prepare_dependencies,
     read_requirements,
-    requirement_digest,
-    runtime_pins,
-    unmet,
+    resolution_cutoff,
+    resolver_reason,
+    take_environment,
 )
+from grader.run.dependencies.build import BuildReport
 from grader.sandbox.base import Mount, RunSpec, Sandbox
 from grader.sandbox.docker.containers import container_options
 
-RUNTIME_PINS = project_paths().sandboxes / "runtime" / "requirements.txt"
 LIMITS = Limits()
 
 
@@ -93,7 +98,7 @@ def test_includes_are_followed_inside_the_submission_only(tmp_path):
     ("./vendored/pkg", "direct URLs and local paths are not installed"),
     ("dist/model-1.0-py3-none-any.whl", "direct URLs and local paths are not installed"),
     ("mypkg @ https://example.invalid/mypkg-1.0.tar.gz", "direct URLs and local paths are not installed"),
-    ("six==1.16.0 --hash=sha256:1e61c374", "per-requirement options are ignored"),
+    ("six==1.16.0 --global-option=--no-cython", "per-requirement options are ignored"),
 ])
 def test_options_urls_and_paths_are_ignored_and_said_so(tmp_path, line, why):
     root = submission(tmp_path, requirements_dot_txt=f"tabulate==0.9.0\n{line}\n")
@@ -137,9 +142,9 @@ def test_a_pyproject_without_project_dependencies_falls_through_to_the_lock_file
     assert found.files == ["requirements.lock"] and found.requirements == ["tabulate==0.9.0"]
 
 
-def test_an_unsupported_lock_file_is_named_in_the_notes(tmp_path):
-    found = read_requirements(submission(tmp_path, poetry_dot_lock="[[package]]\n"))
-    assert found.files == [] and found.notes == ["poetry.lock: lock format not supported"]
+def test_an_unsupported_environment_file_is_named_in_the_notes(tmp_path):
+    found = read_requirements(submission(tmp_path, environment_dot_yml="dependencies: [python=3.11]\n"))
+    assert found.files == [] and found.notes == ["environment.yml: conda environments not supported"]
 
 
 def test_a_requirement_file_linking_outside_the_submission_is_not_read(tmp_path):
@@ -162,27 +167,231 @@ def test_the_skip_list_takes_names_and_globs_in_any_spelling(tmp_path):
     assert found.skipped == ["dvc==3.1", "dvc_s3", "JupyterLab", "jupyter-core", "notebook"]
 
 
-# --- the runtime pins --------------------------------------------------------------------------------------
+# --- lock files and the other formats --------------------------------------------------------------------------
 
 
-def test_the_runtime_stack_meets_its_own_pins_and_ranges_around_them():
-    pins = runtime_pins(RUNTIME_PINS)
-    assert pins["scikit-learn"] == "1.9.1" and pins["prometheus-client"]
-    same = [f"{name}=={version}" for name, version in pins.items()]
-    assert unmet(same, pins) == []
-    assert unmet(["scikit-learn>=1.0", "numpy", 'pywin32==306; sys_platform == "win32"'], pins) == []
+def test_a_hashed_lock_is_read_as_pins_and_its_hashes_are_said_once(tmp_path):
+    root = submission(tmp_path, requirements_dot_txt=(
+        "six==1.16.0 \\\n    --hash=sha256:1e61c374 \\\n    --hash=sha256:8abb2f1d\n"
+        "tabulate==0.9.0 --hash=sha256:0095b12b\n"))
+    found = read_requirements(root)
+    assert found.requirements == ["six==1.16.0", "tabulate==0.9.0"]
+    assert found.ignored == ["2 requirement(s) carry --hash: the versions they pin are installed, the hashes are "
+                             "not checked"]
 
 
-def test_unknown_packages_other_versions_and_extras_are_unmet():
-    pins = runtime_pins(RUNTIME_PINS)
-    assert unmet(["scikit-learn==1.5.0", "tabulate", "uvicorn[standard]==0.54.0"], pins) == [
-        "scikit-learn==1.5.0", "tabulate", "uvicorn[standard]==0.54.0"]
+def test_poetry_dependencies_are_read_with_carets_tildes_extras_and_markers(tmp_path):
+    root = submission(tmp_path, pyproject_dot_toml=(
+        '[tool.poetry]\nname = "capstone"\n[tool.poetry.dependencies]\npython = "^3.11"\nmlflow = "^2.14.1"\n'
+        'scikit-learn = "~1.5"\npandas = "*"\nnumpy = "1.26.4"\n'
+        'uvicorn = {version = "^0.30", extras = ["standard"]}\n'
+        'pywin32 = {version = ">=306", markers = "sys_platform == \'win32\'"}\n'
+        'mylib = {path = "../mylib"}\ntool = {git = "https://example.invalid/tool.git"}\n'
+        '[tool.poetry.group.dev.dependencies]\npytest = "^8"\n'))
+    found = read_requirements(root)
+    assert found.files == ["pyproject.toml"]
+    assert found.requirements == ["mlflow<3.0.0,>=2.14.1", "scikit-learn<1.6,>=1.5", "pandas", "numpy==1.26.4",
+                                  "uvicorn[standard]<0.31,>=0.30", 'pywin32>=306; sys_platform == "win32"']
+    assert found.ignored == [
+        "pyproject.toml: tool.poetry.dependencies.mylib (path dependencies are not installed)",
+        "pyproject.toml: tool.poetry.dependencies.tool (git dependencies are not installed)"]
 
 
-def test_the_digest_ignores_order_and_depends_on_the_image():
-    assert requirement_digest(["a", "b"], "img:1") == requirement_digest(["b", "a"], "img:1")
-    assert requirement_digest(["a"], "img:1") != requirement_digest(["a"], "img:2")
-    assert requirement_digest(["a"], "img:1") != requirement_digest(["a==1"], "img:1")
+@pytest.mark.parametrize("poetry, pep440", [
+    ("^1.2.3", ">=1.2.3,<2.0.0"), ("^0.2.3", ">=0.2.3,<0.3.0"), ("^0.0.3", ">=0.0.3,<0.0.4"), ("^0", ">=0,<1"),
+    ("^1.2", ">=1.2,<2.0"), ("~1.2.3", ">=1.2.3,<1.3"), ("~1", ">=1,<2"), ("~=1.4", "~=1.4"), ("*", ""),
+    ("1.2.3", "==1.2.3"), (">=1.0, <2.0", ">=1.0,<2.0"), (">=1.0 <2.0", ">=1.0,<2.0"), ("1.2.*", "==1.2.*"),
+])
+def test_poetry_constraints_become_pep_440(poetry, pep440):
+    assert poetry_constraint(poetry) == pep440
+
+
+def test_alternative_poetry_ranges_are_refused():
+    with pytest.raises(ValueError, match="no pip equivalent"):
+        poetry_constraint("^1.0 || ^2.0")
+
+
+def test_a_poetry_lock_gives_its_index_pins_as_constraints(tmp_path):
+    root = submission(tmp_path, pyproject_dot_toml='[tool.poetry.dependencies]\npython = "^3.11"\nmlflow = "^2.14"\n',
+                      poetry_dot_lock=(
+                          '[[package]]\nname = "MLflow"\nversion = "2.14.3"\n\n[[package]]\nname = "SQLAlchemy"\n'
+                          'version = "2.0.31"\n\n[[package]]\nname = "mylib"\nversion = "0.1.0"\n'
+                          '[package.source]\ntype = "directory"\nurl = "../mylib"\n'))
+    found = read_requirements(root)
+    assert found.files == ["pyproject.toml", "poetry.lock"]
+    assert found.requirements == ["mlflow<3.0,>=2.14"]
+    assert found.constraints == ["mlflow==2.14.3", "sqlalchemy==2.0.31"]
+
+
+def test_a_uv_lock_gives_its_registry_pins_as_constraints_and_leaves_the_project_out(tmp_path):
+    root = submission(tmp_path, pyproject_dot_toml='[project]\nname = "capstone"\ndependencies = ["mlflow>=2"]\n',
+                      uv_dot_lock=(
+                          'version = 1\n[[package]]\nname = "capstone"\nversion = "0.1.0"\n'
+                          'source = { editable = "." }\n\n[[package]]\nname = "mlflow"\nversion = "2.14.3"\n'
+                          'source = { registry = "https://pypi.org/simple" }\n\n[[package]]\nname = "pywin32"\n'
+                          'version = "306"\nsource = { registry = "https://pypi.org/simple" }\n'))
+    found = read_requirements(root)
+    assert found.files == ["pyproject.toml", "uv.lock"]
+    assert found.requirements == ["mlflow>=2"] and found.constraints == ["mlflow==2.14.3", "pywin32==306"]
+    assert found.constraints_text() == "mlflow==2.14.3\npywin32==306\n"
+
+
+def test_a_broken_lock_file_is_noted_and_the_requirements_still_read(tmp_path):
+    root = submission(tmp_path, pyproject_dot_toml='[project]\nname = "x"\ndependencies = ["six"]\n',
+                      uv_dot_lock="this is not = = toml\n")
+    found = read_requirements(root)
+    assert found.requirements == ["six"] and found.constraints == []
+    assert found.notes[0].startswith("uv.lock: not a lock file the grader reads")
+
+
+def test_a_pipfile_lock_gives_its_default_packages_pinned_with_markers(tmp_path):
+    lock = {"_meta": {}, "default": {
+        "mlflow": {"hashes": ["sha256:x"], "version": "==2.14.3"},
+        "colorama": {"version": "==0.4.6", "markers": "platform_system == 'Windows'"},
+        "uvicorn": {"extras": ["standard"], "version": "==0.30.1"},
+        "mylib": {"editable": True, "path": "."}},
+        "develop": {"pytest": {"version": "==8.2.0"}}}
+    found = read_requirements(submission(tmp_path, Pipfile_dot_lock=json.dumps(lock),
+                                         Pipfile='[packages]\nsix = "*"\n'))
+    assert found.files == ["Pipfile.lock"]
+    assert found.requirements == ["mlflow==2.14.3", 'colorama==0.4.6; platform_system == "Windows"',
+                                  "uvicorn[standard]==0.30.1"]
+    assert found.ignored == ["Pipfile.lock: default.mylib (editable dependencies are not installed)"]
+
+
+def test_a_pipfile_without_a_lock_gives_its_packages(tmp_path):
+    found = read_requirements(submission(tmp_path, Pipfile=(
+        '[packages]\nmlflow = "==2.14.3"\nscikit-learn = "*"\nfastapi = {version = ">=0.110", extras = ["all"]}\n'
+        '[dev-packages]\npytest = "*"\n')))
+    assert found.files == ["Pipfile"]
+    assert found.requirements == ["mlflow==2.14.3", "scikit-learn", "fastapi[all]>=0.110"]
+
+
+def test_requirements_txt_wins_over_a_pipfile_lock(tmp_path):
+    found = read_requirements(submission(tmp_path, requirements_dot_txt="six\n",
+                                         Pipfile_dot_lock='{"default": {"tabulate": {"version": "==0.9.0"}}}'))
+    assert found.files == ["requirements.txt"] and found.requirements == ["six"]
+
+
+# --- the cache key and the cut-off date -------------------------------------------------------------------------
+
+
+def test_the_key_ignores_order_and_depends_on_requirements_constraints_python_and_cutoff():
+    key = environment_key(["a", "b"], ["c==1"], "3.11", "2024-06-01T00:00:00Z")
+    assert key == environment_key(["b", "a", "a"], ["c==1"], "3.11", "2024-06-01T00:00:00Z")
+    assert key != environment_key(["a", "b==1"], ["c==1"], "3.11", "2024-06-01T00:00:00Z")
+    assert key != environment_key(["a", "b"], ["c==2"], "3.11", "2024-06-01T00:00:00Z")
+    assert key != environment_key(["a", "b"], ["c==1"], "3.12", "2024-06-01T00:00:00Z")
+    assert key != environment_key(["a", "b"], ["c==1"], "3.11", "2024-06-02T00:00:00Z")
+    assert key != environment_key(["a", "b"], ["c==1"], "3.11", None)
+    assert environment_key(["a"], [], "3.11", None) != environment_key([], ["a"], "3.11", None)
+
+
+def test_the_cutoff_is_utc_in_whole_seconds_and_a_naive_time_counts_as_utc():
+    paris = timezone(timedelta(hours=2))
+    assert cutoff_text(datetime(2024, 6, 1, 14, 30, 5, 999, tzinfo=paris)) == "2024-06-01T12:30:05Z"
+    assert cutoff_text(datetime(2024, 6, 1, 12, 0)) == "2024-06-01T12:00:00Z"
+    assert cutoff_text(None) is None
+
+
+def test_the_cutoff_is_the_last_commit_only_when_the_lab_allows_and_intake_knows_it():
+    assert resolution_cutoff("last-commit", "2024-06-01T14:30:05+02:00") == \
+        datetime(2024, 6, 1, 12, 30, 5, tzinfo=UTC)
+    assert resolution_cutoff("now", "2024-06-01T14:30:05+02:00") is None
+    assert resolution_cutoff("last-commit", None) is None
+    assert resolution_cutoff("last-commit", "not a date") is None
+    assert DependencyPolicy().resolve_as_of == "last-commit"
+
+
+# --- reading uv's output (uv 0.13.9 in the runtime image, captured) ---------------------------------------------
+
+
+NO_VERSION = """error: No solution found when resolving dependencies
+  cause: Because there is no version of scikit-learn==0.0.1 and you require scikit-learn==0.0.1, we can \
+conclude that your requirements are unsatisfiable.
+"""
+CONFLICT = """error: No solution found when resolving dependencies
+  cause: Because requests==2.31.0 depends on urllib3>=1.21.1,<3 and you require requests==2.31.0, we can \
+conclude that you require urllib3>=1.21.1,<3.
+         And because you require urllib3==1.20, we can conclude that your requirements are unsatisfiable.
+"""
+NOT_FOUND = """error: No solution found when resolving dependencies
+  cause: Because no-such-package-xyz was not found in the package registry and you require no-such-package-xyz==1.0, \
+we can conclude that your requirements are unsatisfiable.
+"""
+BUILD = """   Building regex==2021.4.4
+error: Failed to build `regex==2021.4.4`
+  cause: The build backend returned an error
+  cause: Call to `setuptools.build_meta:__legacy__.build_wheel` failed (exit status: 1)
+
+[stderr]
+error: command 'x86_64-linux-gnu-gcc' failed: No such file or directory
+
+hint: This usually indicates a problem with the package or the build environment.
+"""
+UNREACHABLE = """error: Request failed after 3 retries in 7.7s
+  cause: Failed to fetch: https://pypi.org/simple/six/
+  cause: error sending request for url (https://pypi.org/simple/six/)
+  cause: client error (Connect)
+  cause: dns error
+"""
+UNTRUSTED = """error: Failed to fetch: https://pypi.org/simple/six/
+  cause: error sending request for url (https://pypi.org/simple/six/)
+  cause: client error (Connect)
+  cause: invalid peer certificate: UnknownIssuer
+
+hint: Consider enabling use of system TLS certificates with the `--system-certs` command-line flag
+"""
+
+
+def failed_build(stage: str, error: str) -> tuple[StepResult, BuildReport]:
+    return StepResult(id="dependencies", command="", exit_code=1, duration_s=1.0), BuildReport(stage, error=error)
+
+
+def test_a_pin_with_no_such_version_fails_in_the_resolvers_words():
+    reason, failed = explain_build_failure(*failed_build("resolve", NO_VERSION), ["tabulate", "scikit-learn==0.0.1"])
+    assert failed == ["scikit-learn==0.0.1"]
+    assert reason == ("the requirements could not be resolved: No solution found when resolving dependencies — "
+                      "Because there is no version of scikit-learn==0.0.1 and you require scikit-learn==0.0.1, we "
+                      "can conclude that your requirements are unsatisfiable.")
+
+
+def test_a_conflict_names_both_requirements_and_keeps_the_whole_explanation():
+    reason, failed = explain_build_failure(*failed_build("resolve", CONFLICT), ["requests==2.31.0", "urllib3==1.20"])
+    assert failed == ["requests==2.31.0", "urllib3==1.20"]
+    assert "requests==2.31.0 depends on urllib3>=1.21.1,<3" in reason
+    assert reason.endswith("And because you require urllib3==1.20, we can conclude that your requirements are "
+                           "unsatisfiable.")
+
+
+def test_a_package_missing_from_the_index_is_named():
+    _, failed = explain_build_failure(*failed_build("resolve", NOT_FOUND), ["six", "no-such-package-xyz==1.0"])
+    assert failed == ["no-such-package-xyz==1.0"]
+
+
+def test_a_failed_build_names_the_package_and_the_builds_error():
+    reason, failed = explain_build_failure(*failed_build("install", BUILD), ["regex==2021.4.4"])
+    assert failed == ["regex==2021.4.4"]
+    assert reason.startswith("the resolved packages could not be installed: Failed to build `regex==2021.4.4` — ")
+    assert "Call to `setuptools.build_meta:__legacy__.build_wheel` failed" in reason
+    assert reason.endswith("— error: command 'x86_64-linux-gnu-gcc' failed: No such file or directory")
+    assert "gcc" not in resolver_reason(BUILD.split("[stderr]")[0])
+
+
+@pytest.mark.parametrize("error", [UNREACHABLE, UNTRUSTED], ids=["dns", "certificate"])
+def test_an_unreachable_or_untrusted_index_is_not_the_candidates_fault(error):
+    with pytest.raises(InfrastructureError, match="could not reach the package index"):
+        explain_build_failure(*failed_build("resolve", error), ["six==1.16.0"])
+
+
+def test_a_container_that_says_nothing_is_an_infrastructure_error_but_a_timeout_is_a_failure():
+    silent = StepResult(id="dependencies", command="", exit_code=125, duration_s=0.1, stderr="no such image")
+    with pytest.raises(InfrastructureError, match="without a result"):
+        explain_build_failure(silent, None, ["six"])
+    slow = StepResult(id="dependencies", command="", exit_code=137, duration_s=900, timed_out=True,
+                      stderr="   Building huge-package==1.0\n")
+    reason, failed = explain_build_failure(slow, None, ["huge-package==1.0"])
+    assert reason == "the dependency step timed out after 900s while at huge-package==1.0" and failed == []
 
 
 # --- the host's pip configuration ----------------------------------------------------------------------------
@@ -213,105 +422,9 @@ def test_the_environment_overrides_the_wheel_section_which_overrides_global(tmp_
     assert settings.extra_index_urls == ("https://extra.invalid/simple",) and settings.trusted_hosts == ("a", "b")
     env_first = parse_pip_config(text + ":env:.index-url='https://env.invalid/simple'\n", {})
     assert env_first.environment()["PIP_INDEX_URL"] == "https://env.invalid/simple"
-
-
-# --- reading pip's output (pip 23.0.1 in the runtime image, captured) --------------------------------------
-
-
-NO_VERSION = """ERROR: Could not find a version that satisfies the requirement scikit-learn==0.0.1 (from versions: \
-0.9, 0.10, 0.11, 0.12, 1.9.0rc1, 1.9.0, 1.9.1)
-ERROR: No matching distribution found for scikit-learn==0.0.1
-"""
-CONFLICT = """Collecting requests==2.31.0
-Collecting urllib3==1.20
-ERROR: Cannot install -r /req/requirements.txt (line 1) and urllib3==1.20 because these package versions have \
-conflicting dependencies.
-
-The conflict is caused by:
-    The user requested urllib3==1.20
-    requests 2.31.0 depends on urllib3<3 and >=1.21.1
-
-To fix this you could try to:
-1. loosen the range of package versions you've specified
-
-ERROR: ResolutionImpossible: for help visit https://pip.pypa.io/en/latest/topics/dependency-resolution/
-"""
-BUILD = """Building wheels for collected packages: regex
-  Building wheel for regex (pyproject.toml): finished with status 'error'
-  error: subprocess-exited-with-error
-
-  \u00d7 Building wheel for regex (pyproject.toml) did not run successfully.
-  \u2502 exit code: 1
-  \u2570\u2500> [3 lines of output]
-      running build_ext
-      error: [Errno 2] No such file or directory: 'x86_64-linux-gnu-gcc'
-      [end of output]
-
-  note: This error originates from a subprocess, and is likely not a problem with pip.
-  ERROR: Failed building wheel for regex
-Failed to build regex
-ERROR: Failed to build one or more wheels
-"""
-METADATA = """Collecting six==1.16.0
-Collecting psycopg2==2.9.9
-  Downloading psycopg2-2.9.9.tar.gz (384 kB)
-  Preparing metadata (setup.py): finished with status 'error'
-  error: subprocess-exited-with-error
-
-  \u00d7 python setup.py egg_info did not run successfully.
-  \u2502 exit code: 1
-  \u2570\u2500> [4 lines of output]
-      running egg_info
-      Error: pg_config executable not found.
-      For further information please check the 'doc/src/install.rst' file
-      [end of output]
-
-  note: This error originates from a subprocess, and is likely not a problem with pip.
-error: metadata-generation-failed
-"""
-UNREACHABLE = """WARNING: Retrying (Retry(total=4, connect=None, read=None, redirect=None, status=None)) after \
-connection broken by 'NewConnectionError('<...>: Failed to establish a new connection')': /simple/six/
-ERROR: Could not find a version that satisfies the requirement six==1.16.0 (from versions: none)
-ERROR: No matching distribution found for six==1.16.0
-"""
-
-
-def test_a_pin_with_no_such_version_is_named_with_what_exists():
-    failure = explain_pip_failure(NO_VERSION, ["tabulate", "scikit-learn==0.0.1"])
-    assert failure.requirements == ["scikit-learn==0.0.1"] and not failure.index_unreachable
-    assert failure.reason == ("scikit-learn==0.0.1: no version on the package index matches "
-                              "(available: 0.9, 0.10, ..., 1.9.0rc1, 1.9.0, 1.9.1)")
-
-
-def test_a_conflict_names_both_requirements_and_the_cause():
-    failure = explain_pip_failure(CONFLICT, ["requests==2.31.0", "urllib3==1.20"])
-    assert failure.requirements == ["requests==2.31.0", "urllib3==1.20"]
-    assert failure.reason == ("requests==2.31.0 and urllib3==1.20 cannot be installed together: The user requested "
-                              "urllib3==1.20; requests 2.31.0 depends on urllib3<3 and >=1.21.1")
-
-
-def test_a_failed_build_names_the_package_and_the_compiler_error():
-    failure = explain_pip_failure(BUILD, ["regex==2021.4.4"])
-    assert failure.requirements == ["regex==2021.4.4"]
-    assert failure.reason == ("regex==2021.4.4 failed to build: error: [Errno 2] No such file or directory: "
-                              "'x86_64-linux-gnu-gcc'")
-
-
-def test_a_dependency_that_fails_to_build_is_named_as_a_dependency():
-    failure = explain_pip_failure(BUILD, ["something-needing-regex"])
-    assert failure.requirements == ["regex (a dependency of the requirements)"]
-
-
-def test_failed_metadata_names_the_package_pip_was_collecting():
-    failure = explain_pip_failure(METADATA, ["six==1.16.0", "psycopg2==2.9.9"])
-    assert failure.requirements == ["psycopg2==2.9.9"]
-    assert failure.reason == ("psycopg2==2.9.9 failed to build (its package metadata could not be generated): "
-                              "Error: pg_config executable not found.")
-
-
-def test_an_unreachable_index_is_not_the_candidates_fault():
-    assert explain_pip_failure(UNREACHABLE, ["six==1.16.0"]).index_unreachable
-    assert not explain_pip_failure(UNREACHABLE.splitlines(True)[1], ["six==1.16.0"]).index_unreachable
+    assert env_first.environment()["UV_DEFAULT_INDEX"] == "https://env.invalid/simple"
+    assert env_first.environment()["UV_INDEX"] == "https://extra.invalid/simple"
+    assert env_first.environment()["UV_INSECURE_HOST"] == "a b"
 
 
 # --- the egress network mode in the Docker backend -----------------------------------------------------------
@@ -331,6 +444,36 @@ def test_an_egress_spec_joins_the_default_bridge_and_never_the_run_network(tmp_p
     assert plain["network_mode"] == "none"
     hardening = {k: v for k, v in plain.items() if k not in ("network_mode", "mounts")}
     assert hardening == {k: v for k, v in options.items() if k not in ("network_mode", "mounts")}
+
+
+# --- taking the built environment ---------------------------------------------------------------------------------
+
+
+def test_the_environment_is_copied_with_links_as_links_and_plain_modes(tmp_path):
+    built = tmp_path / "built"
+    (built / "bin").mkdir(parents=True)
+    (built / "lib").mkdir()
+    (built / "bin" / "tool").write_text("#!/bin/sh\n")
+    (built / "bin" / "tool").chmod(0o4777)
+    (built / "bin" / "python").symlink_to("/usr/bin/python3")
+    (built / "lib" / "data.txt").write_text("x")
+    os.utime(built / "lib" / "data.txt", ns=(1_600_000_000_000_000_000, 1_600_000_000_123_456_789))
+    (built / "lib64").symlink_to("lib")
+    assert take_environment(built, tmp_path / "taken") is None
+    taken = tmp_path / "taken"
+    assert os.readlink(taken / "bin" / "python") == "/usr/bin/python3"
+    assert os.readlink(taken / "lib64") == "lib"
+    assert oct((taken / "bin" / "tool").stat().st_mode & 0o7777) == "0o755"
+    assert oct((taken / "lib" / "data.txt").stat().st_mode & 0o7777) == "0o644"
+    # Modification times kept: compiled bytecode stays valid for its source.
+    assert (taken / "lib" / "data.txt").stat().st_mtime_ns == 1_600_000_000_123_456_789
+
+
+def test_a_fifo_in_the_environment_refuses_it(tmp_path):
+    built = tmp_path / "built"
+    built.mkdir()
+    os.mkfifo(built / "pipe")
+    assert take_environment(built, tmp_path / "taken") == "pipe is not a file, folder or link"
 
 
 # --- the step's flow, against a scripted sandbox -----------------------------------------------------------
@@ -357,143 +500,217 @@ class ScriptedSandbox(Sandbox):
         return self.handler(spec)
 
 
-def result(spec: RunSpec, exit_code: int = 0, stdout: str = "") -> StepResult:
-    return StepResult(id=spec.name, command=spec.command, exit_code=exit_code, duration_s=1.0, stdout=stdout)
+def result(spec: RunSpec, exit_code: int = 0, stdout: str = "", stderr: str = "") -> StepResult:
+    return StepResult(id=spec.name, command=spec.command, exit_code=exit_code, duration_s=1.0, stdout=stdout,
+                      stderr=stderr)
 
 
 def mount(spec: RunSpec, target: str) -> Path:
     return next(m.source for m in spec.mounts if m.target == target)
 
 
-def pip_builds(*wheels: str, extra: Callable[[Path], None] = lambda out: None) -> Callable[[RunSpec], StepResult]:
-    """A handler playing both containers: the build writes ``wheels``, the install reports them installed."""
+LOCK = ["mlflow==2.14.3", "pandas==2.2.2", "scikit-learn==1.5.2", "pytest==8.2.2"]
+
+
+def uv_builds(lock: list[str] = LOCK, *, plant: Callable[[Path], None] = lambda env: None,
+              cutoff_dropped: str | None = None) -> Callable[[RunSpec], StepResult]:
+    """A handler playing the dependency container: writes a small environment and reports ``lock``."""
     def handle(spec: RunSpec) -> StepResult:
-        if spec.egress:
-            out = mount(spec, OUT_MOUNT)
-            for wheel in wheels:
-                (out / wheel).write_bytes(b"PK")
-            extra(out)
-            return result(spec, stdout=f"Would install ...\n{SELECTED_MARKER} {' '.join(wheels)}\n")
-        names = sorted(p.name for p in mount(spec, WHEELS_MOUNT).glob("*.whl"))
-        done = {"installed": names, "shadowed": ["six 1.17.0 -> 1.16.0"]}
-        return result(spec, stdout=RESULT_MARKER + json.dumps(done))
+        env = mount(spec, ENV_DIR)
+        (env / "bin").mkdir()
+        (env / "bin" / "python").symlink_to("/usr/bin/python3")
+        (env / "pyvenv.cfg").write_text("home = /usr/bin\n")
+        plant(env)
+        cutoff = spec.command.split()[-2] if "Z" in spec.command.split()[-2] else None
+        done = {"stage": "done", "lock": lock, "cutoff": None if cutoff_dropped else cutoff,
+                "cutoff_dropped": cutoff_dropped}
+        return result(spec, stdout=RESULT_MARKER + json.dumps(done) + "\n")
     return handle
 
 
-def prepare(sandbox: Sandbox, root: Path, cache: Path, **options) -> object:
-    options.setdefault("runtime_requirements", RUNTIME_PINS)
+def prepare(sandbox: Sandbox, root: Path, cache: Path, **options) -> DependencyOutcome:
     options.setdefault("index", IndexSettings())
     return prepare_dependencies(sandbox, root, cache, image="img:1", limits=LIMITS, **options)
 
 
 def test_no_requirement_file_runs_no_container(tmp_path):
-    sandbox = ScriptedSandbox(pip_builds())
+    sandbox = ScriptedSandbox(uv_builds())
     outcome = prepare(sandbox, submission(tmp_path, train_dot_py="print()"), tmp_path / "cache")
-    assert outcome.status == "none" and outcome.env == {} and sandbox.specs == []
+    assert outcome.status == "none" and outcome.env == {} and sandbox.specs == [] and outcome.mounts() == ()
+    assert outcome.evaluator_python() is None
 
 
-def test_requirements_the_runtime_meets_run_no_container(tmp_path):
-    root = submission(tmp_path, requirements_dot_txt=RUNTIME_PINS.read_text() + "dvc==3.1\n")
-    sandbox = ScriptedSandbox(pip_builds())
-    outcome = prepare(sandbox, root, tmp_path / "cache", skip=["dvc"])
-    assert outcome.status == "satisfied" and outcome.skipped == ["dvc==3.1"] and sandbox.specs == []
-    assert "skipped as not needed for grading: dvc==3.1" in outcome.message
-
-
-def test_built_wheels_are_cached_and_installed_without_network(tmp_path):
-    root = submission(tmp_path, requirements_dot_txt="tabulate==0.9.0\nsix==1.16.0\n")
-    wheels = ("six-1.16.0-py2.py3-none-any.whl", "tabulate-0.9.0-py3-none-any.whl")
-    sandbox = ScriptedSandbox(pip_builds(*wheels))
-    first = prepare(sandbox, root, tmp_path / "cache")
-    build, install = sandbox.specs
+def test_an_environment_is_built_once_cached_and_mounted_read_only(tmp_path):
+    root = submission(tmp_path, requirements_dot_txt="mlflow==2.14.3\nscikit-learn==1.5.2\ndvc==3.1\n")
+    sandbox = ScriptedSandbox(uv_builds())
+    first = prepare(sandbox, root, tmp_path / "cache", skip=["dvc"])
+    [build] = sandbox.specs
     assert build.egress and not build.mount_work and not build.network
-    assert {m.target: m.read_only for m in build.mounts} == {REQ_MOUNT: True, OUT_MOUNT: False}
-    assert not install.egress and not install.network and install.mount_work
-    assert (first.status, first.wheels, first.cached) == ("installed", list(wheels), False)
-    assert first.env == {"PYTHONPATH": DEPS_DIR} and first.shadowed == ["six 1.17.0 -> 1.16.0"]
-    assert "they replace the runtime's six 1.17.0 -> 1.16.0" in first.message
-    cached_dir = tmp_path / "cache" / "candidate-wheels" / first.digest
-    assert sorted(p.name for p in cached_dir.iterdir()) == [".complete", *wheels]
-    assert oct(cached_dir.stat().st_mode & 0o777) == "0o755"
+    assert {m.target: m.read_only for m in build.mounts} == {REQ_MOUNT: True, ENV_DIR: False, UV_CACHE_MOUNT: False}
+    assert (first.status, first.lock, first.cached) == ("installed", LOCK, False)
+    assert first.injected == [INJECTED["pip"], INJECTED["setuptools"], INJECTED["pytest"]]
+    assert first.env == {"PATH": f"{ENV_DIR}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                         "VIRTUAL_ENV": ENV_DIR}
+    entry = tmp_path / "cache" / "candidate-envs" / first.digest
+    assert first.mounts() == (Mount(entry / "env", ENV_DIR),)
+    assert first.evaluator_python() == f"{ENV_DIR}/bin/python"
+    assert os.readlink(entry / "env" / "bin" / "python") == "/usr/bin/python3"
+    assert "skipped as not needed for grading: dvc==3.1" in first.message
 
     sandbox.specs.clear()
-    second = prepare(sandbox, root, tmp_path / "cache")
-    assert [s.egress for s in sandbox.specs] == [False] and second.cached and second.status == "installed"
-    assert not any(p.name.startswith(".") for p in cached_dir.parent.iterdir()), "scratch folders left behind"
+    second = prepare(sandbox, root, tmp_path / "cache", skip=["dvc"])
+    assert sandbox.specs == [] and second.cached and second.lock == LOCK and second.mounts() == first.mounts()
+    assert not any(p.name.startswith(".") for p in entry.parent.iterdir()), "scratch folders left behind"
 
 
-def test_the_requirement_file_the_container_sees_is_the_normalised_set(tmp_path):
-    seen: list[str] = []
+def test_the_report_shows_the_lock_and_never_the_host_path(tmp_path):
+    root = submission(tmp_path, requirements_dot_txt="mlflow==2.14.3\n")
+    outcome = prepare(ScriptedSandbox(uv_builds()), root, tmp_path / "cache")
+    shown = outcome.for_report()
+    assert shown["lock"] == LOCK and "env" not in shown
+    assert str(tmp_path) not in json.dumps(shown) and str(tmp_path) not in json.dumps(asdict(outcome))
+
+
+def test_the_container_sees_the_normalised_set_the_injected_packages_and_the_lock_pins(tmp_path):
+    seen: dict[str, str] = {}
 
     def handle(spec: RunSpec) -> StepResult:
-        seen.append((mount(spec, REQ_MOUNT) / "requirements.txt").read_text())
-        return result(spec, 1, NO_VERSION)
+        for name in ("requirements.in", "constraints.txt"):
+            seen[name] = (mount(spec, REQ_MOUNT) / name).read_text()
+        return uv_builds()(spec)
 
-    root = submission(tmp_path, requirements_dot_txt="-e .\nTabulate==0.9.0\nscikit-learn==0.0.1\n")
+    root = submission(tmp_path, pyproject_dot_toml='[project]\nname = "x"\ndependencies = ["MLflow>=2", "pytest"]\n',
+                      uv_dot_lock='[[package]]\nname = "mlflow"\nversion = "2.14.3"\n'
+                                  'source = { registry = "https://pypi.org/simple" }\n')
     outcome = prepare(ScriptedSandbox(handle), root, tmp_path / "cache")
-    assert seen == ["tabulate==0.9.0\nscikit-learn==0.0.1\n"]
+    assert seen == {"requirements.in": "mlflow>=2\npytest\npip\nsetuptools<81\n", "constraints.txt": "mlflow==2.14.3\n"}
+    assert outcome.constraints == 1 and outcome.requirement_files == ["pyproject.toml", "uv.lock"]
+
+
+def test_the_cutoff_reaches_the_resolver_and_the_message(tmp_path):
+    commands: list[str] = []
+
+    def handle(spec: RunSpec) -> StepResult:
+        commands.append(spec.command)
+        return uv_builds()(spec)
+
+    root = submission(tmp_path, requirements_dot_txt="mlflow\n")
+    outcome = prepare(ScriptedSandbox(handle), root, tmp_path / "cache", as_of=datetime(2024, 7, 1, 9, 30, tzinfo=UTC))
+    assert "2024-07-01T09:30:00Z" in commands[0].split()
+    assert outcome.cutoff == "2024-07-01T09:30:00Z" and "nothing newer than 2024-07-01T09:30:00Z" in outcome.message
+    other = prepare(ScriptedSandbox(uv_builds()), root, tmp_path / "cache", as_of=datetime(2025, 1, 1, tzinfo=UTC))
+    assert other.digest != outcome.digest and not other.cached
+
+
+def test_a_set_that_resolves_only_without_the_cutoff_says_why(tmp_path):
+    root = submission(tmp_path, requirements_dot_txt="mlflow==2.14.3\n")
+    dropped = "error: No solution found when resolving dependencies\n  cause: mlflow==2.14.3 is newer than the date"
+    outcome = prepare(ScriptedSandbox(uv_builds(cutoff_dropped=dropped)), root, tmp_path / "cache",
+                      as_of=datetime(2020, 1, 1, tzinfo=UTC))
+    assert outcome.status == "installed" and outcome.cutoff is None
+    assert "resolved without the cut-off date because with it the resolver said: error: No solution found" in \
+        outcome.message
+
+
+def test_an_unsatisfiable_set_fails_with_the_resolvers_reason_and_caches_nothing(tmp_path):
+    def handle(spec: RunSpec) -> StepResult:
+        return result(spec, 1, RESULT_MARKER + json.dumps({"stage": "resolve", "error": NO_VERSION}) + "\n")
+
+    root = submission(tmp_path, requirements_dot_txt="tabulate==0.9.0\nscikit-learn==0.0.1\n")
+    outcome = prepare(ScriptedSandbox(handle), root, tmp_path / "cache")
     assert outcome.status == "failed" and outcome.failed_requirements == ["scikit-learn==0.0.1"]
-    assert outcome.env == {} and "no version on the package index" in outcome.message
-    assert not (tmp_path / "cache" / "candidate-wheels" / outcome.digest).exists()
+    assert outcome.env == {} and outcome.mounts() == () and outcome.lock == []
+    assert "there is no version of scikit-learn==0.0.1" in outcome.message
+    assert not (tmp_path / "cache" / "candidate-envs" / str(outcome.digest)).exists()
 
 
 def test_an_invalid_requirement_fails_before_any_container(tmp_path):
-    sandbox = ScriptedSandbox(pip_builds())
+    sandbox = ScriptedSandbox(uv_builds())
     outcome = prepare(sandbox, submission(tmp_path, requirements_dot_txt="numpy>=>2\n"), tmp_path / "cache")
     assert outcome.status == "failed" and outcome.failed_requirements == ["numpy>=>2"] and sandbox.specs == []
 
 
-def test_links_and_odd_files_in_the_output_are_never_taken(tmp_path):
-    secret = tmp_path / "secret.txt"
-    secret.write_text("host file")
-
-    def plant(out: Path) -> None:
-        (out / "evil-1.0-py3-none-any.whl").symlink_to(secret)
-        os.mkfifo(out / "fifo-1.0-py3-none-any.whl")
-        (out / "notes.txt").write_text("x")
-
+def test_odd_files_in_the_built_environment_refuse_it_and_cache_nothing(tmp_path):
     root = submission(tmp_path, requirements_dot_txt="tabulate==0.9.0\n")
-    outcome = prepare(ScriptedSandbox(pip_builds("tabulate-0.9.0-py3-none-any.whl", extra=plant)), root,
+    outcome = prepare(ScriptedSandbox(uv_builds(plant=lambda env: os.mkfifo(env / "fifo"))), root,
                       tmp_path / "cache")
-    assert outcome.wheels == ["tabulate-0.9.0-py3-none-any.whl"]
-    cached = tmp_path / "cache" / "candidate-wheels" / outcome.digest
-    assert sorted(p.name for p in cached.iterdir()) == [".complete", "tabulate-0.9.0-py3-none-any.whl"]
+    assert outcome.status == "failed" and "refused: fifo is not a file, folder or link" in outcome.message
+    assert not (tmp_path / "cache" / "candidate-envs" / str(outcome.digest)).exists()
 
 
-def test_fewer_wheels_than_pip_selected_is_a_failure_not_a_cache_entry(tmp_path):
-    def handle(spec: RunSpec) -> StepResult:
-        return result(spec, stdout=f"{SELECTED_MARKER} tabulate==0.9.0\n")
-
+def test_an_environment_without_mlflow_leaves_the_evaluator_on_the_images_python(tmp_path):
     root = submission(tmp_path, requirements_dot_txt="tabulate==0.9.0\n")
-    outcome = prepare(ScriptedSandbox(handle), root, tmp_path / "cache")
-    assert outcome.status == "failed" and "left 0 of 1 wheels" in outcome.message
-    assert not (tmp_path / "cache" / "candidate-wheels" / outcome.digest).exists()
-
-
-def test_a_timeout_is_a_failure_saying_where_pip_was(tmp_path):
-    def handle(spec: RunSpec) -> StepResult:
-        return StepResult(id=spec.name, command=spec.command, exit_code=137, duration_s=900, timed_out=True,
-                          stdout="Collecting huge-package==1.0\n")
-
-    outcome = prepare(ScriptedSandbox(handle), submission(tmp_path, requirements_dot_txt="huge-package==1.0\n"),
-                      tmp_path / "cache")
-    assert outcome.status == "failed"
-    assert outcome.message == "the dependency step timed out after 900s while at huge-package==1.0"
+    outcome = prepare(ScriptedSandbox(uv_builds(["tabulate==0.9.0", "pytest==8.2.2"])), root, tmp_path / "cache")
+    assert outcome.mounts() and outcome.evaluator_python() is None
 
 
 def test_an_unreachable_index_raises_an_infrastructure_error(tmp_path):
+    def handle(spec: RunSpec) -> StepResult:
+        return result(spec, 1, RESULT_MARKER + json.dumps({"stage": "resolve", "error": UNREACHABLE}) + "\n")
+
     root = submission(tmp_path, requirements_dot_txt="six==1.16.0\n")
     with pytest.raises(InfrastructureError, match="could not reach the package index"):
-        prepare(ScriptedSandbox(lambda spec: result(spec, 1, UNREACHABLE)), root, tmp_path / "cache")
+        prepare(ScriptedSandbox(handle), root, tmp_path / "cache")
 
 
-def test_the_host_ca_bundle_and_index_go_to_the_build_container_only(tmp_path):
+def test_the_host_ca_bundle_and_index_go_to_the_build_container(tmp_path):
     bundle = tmp_path / "ca.crt"
     bundle.write_text("certs")
-    sandbox = ScriptedSandbox(pip_builds("tabulate-0.9.0-py3-none-any.whl"))
+    sandbox = ScriptedSandbox(uv_builds())
     index = IndexSettings(index_url="https://mirror.invalid/simple", cert=bundle)
     prepare(sandbox, submission(tmp_path, requirements_dot_txt="tabulate==0.9.0\n"), tmp_path / "cache", index=index)
-    build, install = sandbox.specs
+    [build] = sandbox.specs
     assert mount(build, CA_MOUNT) == bundle
-    assert build.env["PIP_CERT"] == CA_MOUNT and build.env["PIP_INDEX_URL"] == "https://mirror.invalid/simple"
-    assert install.env == {} and [m.target for m in install.mounts] == [WHEELS_MOUNT]
+    assert build.env["SSL_CERT_FILE"] == CA_MOUNT and build.env["UV_DEFAULT_INDEX"] == "https://mirror.invalid/simple"
+    assert build.env["UV_CACHE_DIR"].startswith(UV_CACHE_MOUNT) and build.env["TMPDIR"].startswith(UV_CACHE_MOUNT)
+
+
+# --- the environment reaches the candidate's containers and the model evaluator -----------------------------------
+
+
+def pipeline_run(tmp_path: Path, outcome: DependencyOutcome):
+    from grader.labs.loading import load_lab
+    from grader.paths import project_paths
+    from grader.run.state import QuietObserver, RunState
+
+    lab = load_lab("mlops-capstone", project_paths())
+    run = RunState(run_id="unit", lab=lab, backend="scripted", observer=QuietObserver(), clock=lambda: 0.0,
+                   scratch=tmp_path, started_at="2026-12-03T00:00:00+00:00")
+    run.dependencies, run.candidate_env = outcome, dict(outcome.env)
+    return run
+
+
+def built_outcome(tmp_path: Path, lock: list[str] = LOCK) -> DependencyOutcome:
+    root = submission(tmp_path, requirements_dot_txt="mlflow==2.14.3\n")
+    return prepare(ScriptedSandbox(uv_builds(lock)), root, tmp_path / "cache")
+
+
+def test_steps_and_the_model_evaluator_run_in_the_candidates_environment(tmp_path):
+    from grader.probe import RESULT_MARKER as PROBE_MARKER
+    from grader.run.pipeline import probe_runner
+    from grader.run.steps import run_steps
+
+    outcome = built_outcome(tmp_path)
+    run = pipeline_run(tmp_path, outcome)
+    sandbox = ScriptedSandbox(lambda spec: result(spec, stdout=PROBE_MARKER + '{"key": "model"}\n'))
+    run_steps(run, sandbox)
+    runner = probe_runner(run, sandbox)
+    runner("evaluate_model", None, ["--wait", "/plan/go.json"], None)
+    runner("agent", {"actions": []}, [], None)
+    train, evaluator, agent = sandbox.specs
+    assert train.env["PATH"].startswith(f"{ENV_DIR}/bin:") and train.env["VIRTUAL_ENV"] == ENV_DIR
+    assert "/opt/venv" not in train.env["PATH"]
+    assert outcome.mounts()[0] in train.mounts
+    assert evaluator.command.startswith(f"{ENV_DIR}/bin/python ") and outcome.mounts()[0] in evaluator.mounts
+    assert agent.command.startswith("python3 ") and outcome.mounts()[0] not in agent.mounts
+
+
+def test_without_mlflow_in_the_environment_the_evaluator_keeps_the_images_python(tmp_path):
+    from grader.probe import RESULT_MARKER as PROBE_MARKER
+    from grader.run.pipeline import probe_runner
+
+    run = pipeline_run(tmp_path, built_outcome(tmp_path, ["tabulate==0.9.0"]))
+    sandbox = ScriptedSandbox(lambda spec: result(spec, stdout=PROBE_MARKER + '{"key": "model"}\n'))
+    probe_runner(run, sandbox)("evaluate_model", None, ["--wait", "/plan/go.json"], None)
+    [evaluator] = sandbox.specs
+    assert evaluator.command.startswith("python3 ") and not any(m.target == ENV_DIR for m in evaluator.mounts)

@@ -1,54 +1,60 @@
-"""The candidate's own Python requirements: read on the host, resolved and built into wheels in a container
-that may reach the package index (and nothing else of the run), cached by digest, installed with no network.
+"""The candidate's own Python environment: its requirements read on the host as text, resolved with uv and
+installed into a virtual environment of their own in a container that may reach the package index (and nothing
+else of the run), cached by digest, then mounted read-only under every candidate container.
 
-    submission root ──read as text──▶ requirement set ──runtime pins meet it?── yes ──▶ "satisfied"
-                                              │ no
+    submission root ──read as text──▶ requirement set (+ a lock file's pins as constraints, + what the grader
+                                              │             injects: pip, setuptools, pytest when not named)
                                               ▼
-    wheel cache  ◀── dependency step (egress only: the engine's default bridge; it sees the normalised
-    (digest)          requirements, the host's CA bundle and an empty output folder — not the submission's
-         │            other files, the data, the grader or the run network): `pip install --dry-run` against
-         │            the runtime image's stack, then `pip wheel` of what the image lacks or has at another
-         ▼            version (source-only packages are built there too, never on the host)
-    install step (no network): the wheels → /work/.grader-deps, first on PYTHONPATH of candidate containers
+    environment cache ◀── dependency step (egress only: the engine's default bridge; it sees the normalised
+    (digest of the set,    requirements, the host's CA bundle and empty output folders — not the submission's
+     Python, cut-off)      other files, the data, the grader or the run network): `uv pip compile` as of the
+         │                 submission's last commit, `uv venv`, `uv pip install` of the lock (source-only
+         │                 packages are built there, with the image's compiler, never on the host)
+         ▼
+    candidate containers and the model evaluator: the environment mounted read-only at /opt/candidate-env, its
+    bin first on PATH; nothing of the runtime image's own Python stack is on their path.
 
 A candidate's fault (a pin that does not exist, a conflict, a package that does not build) is a ``failed``
-outcome naming the requirement and pip's reason. The engine's failures and an unreachable package index
-raise InfrastructureError: they are nobody's answer to grade.
+outcome with the resolver's reason. The engine's failures and an unreachable package index raise
+InfrastructureError: they are nobody's answer to grade.
 
-``requirements`` reads and normalises the requirement files, ``pip_output`` reads pip's output and configuration,
-``step`` runs the containers and caches the wheels.
+``requirements`` and ``lockfiles`` read the files, ``index`` says where packages come from, ``build`` runs the
+container and takes its environment, ``resolver_output`` reads uv's reasons, ``step`` ties them together.
 """
 
-from grader.run.dependencies.pip_output import CA_MOUNT, IndexSettings, explain_pip_failure, parse_pip_config
-from grader.run.dependencies.requirements import read_requirements, requirement_digest, runtime_pins, unmet
+from grader.run.dependencies.build import ENV_DIR, REQ_MOUNT, RESULT_MARKER, UV_CACHE_MOUNT, take_environment
+from grader.run.dependencies.index import CA_MOUNT, IndexSettings, parse_pip_config
+from grader.run.dependencies.lockfiles import poetry_constraint
+from grader.run.dependencies.requirements import read_requirements
+from grader.run.dependencies.resolver_output import explain_build_failure, resolver_reason
 from grader.run.dependencies.step import (
     DEPENDENCY_LIMITS,
-    DEPS_DIR,
-    OUT_MOUNT,
-    REQ_MOUNT,
-    RESULT_MARKER,
-    SELECTED_MARKER,
-    WHEELS_MOUNT,
+    INJECTED,
     DependencyOutcome,
+    cutoff_text,
+    environment_key,
     prepare_dependencies,
+    resolution_cutoff,
 )
 
 __all__ = [
     "CA_MOUNT",
     "DEPENDENCY_LIMITS",
-    "DEPS_DIR",
-    "OUT_MOUNT",
+    "ENV_DIR",
+    "INJECTED",
     "REQ_MOUNT",
     "RESULT_MARKER",
-    "SELECTED_MARKER",
-    "WHEELS_MOUNT",
+    "UV_CACHE_MOUNT",
     "DependencyOutcome",
     "IndexSettings",
-    "explain_pip_failure",
+    "cutoff_text",
+    "environment_key",
+    "explain_build_failure",
     "parse_pip_config",
+    "poetry_constraint",
     "prepare_dependencies",
     "read_requirements",
-    "requirement_digest",
-    "runtime_pins",
-    "unmet",
+    "resolution_cutoff",
+    "resolver_reason",
+    "take_environment",
 ]

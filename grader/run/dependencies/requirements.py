@@ -1,18 +1,27 @@
 """A submission's requirement files, read on the host as text: found, followed, normalised and filtered
-(skip globs), then compared with the runtime image's pins and digested for the wheel cache.
+(skip globs). Lock files (``lockfiles``) add their pins as constraints.
 
-Nothing here runs pip or a container; what is left out of the set is recorded with the reason.
+Nothing here runs a resolver or a container; what is left out of the set is recorded with the reason.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import re
 import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from grader.run.dependencies.lockfiles import (
+    LOCK_FILES,
+    Declared,
+    pipfile_lock_requirements,
+    pipfile_requirements,
+    poetry_lock_pins,
+    poetry_requirements,
+    uv_lock_pins,
+)
 
 try:
     from packaging.requirements import InvalidRequirement, Requirement
@@ -24,21 +33,14 @@ except ImportError:  # not a declared dependency of the grader, but pip always c
     )
     from pip._vendor.packaging.utils import canonicalize_name  # type: ignore[assignment,no-redef]
 
-from grader.sandbox.docker.images import TARGET_PYTHON
-
 MAX_FILE_BYTES = 256 * 1024
 MAX_FILES = 20
 MAX_REQUIREMENTS = 500
-# Read in this order; the first that declares requirements is the one used.
-SOURCES = ("requirements.txt", "pyproject.toml", "requirements.lock")
-UNSUPPORTED = {"poetry.lock": "lock format not supported", "uv.lock": "lock format not supported",
-               "Pipfile.lock": "lock format not supported", "Pipfile": "Pipfile not supported",
-               "environment.yml": "conda environments not supported"}
+# Read in this order; the first that declares requirements is the one used (what a candidate's own Dockerfile
+# or CI most often installs comes first).
+SOURCES = ("requirements.txt", "Pipfile.lock", "pyproject.toml", "Pipfile", "requirements.lock")
+UNSUPPORTED = {"environment.yml": "conda environments not supported"}
 INDEX_OPTIONS = {"-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--trusted-host", "--no-index"}
-# The sandbox images' interpreter and platform, for environment markers.
-TARGET_MARKERS = {"python_version": TARGET_PYTHON, "python_full_version": f"{TARGET_PYTHON}.2", "os_name": "posix",
-                  "sys_platform": "linux", "platform_system": "Linux", "implementation_name": "cpython",
-                  "platform_python_implementation": "CPython"}
 
 
 @dataclass
@@ -47,14 +49,21 @@ class RequirementSet:
 
     files: list[str] = field(default_factory=list)
     requirements: list[str] = field(default_factory=list)
+    constraints: list[str] = field(default_factory=list)  # ``name==version`` pins of a lock file
     skipped: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     invalid: list[tuple[str, str]] = field(default_factory=list)  # (requirement as written, why)
     notes: list[str] = field(default_factory=list)
     skip_patterns: tuple[str, ...] = ()
+    hashed: int = 0  # requirements that carried --hash
 
     def text(self) -> str:
+        """The requirements, one a line, as the resolver reads them."""
         return "".join(f"{line}\n" for line in self.requirements)
+
+    def constraints_text(self) -> str:
+        """The lock file's pins, one a line (a constraints file: they restrict, never add)."""
+        return "".join(f"{line}\n" for line in self.constraints)
 
 
 # --- reading the submission's requirement files (host side, text only) -----------------------------------
@@ -64,18 +73,23 @@ def read_requirements(submission_dir: Path, skip: Sequence[str] = ()) -> Require
     """The submission's requirements from the first of ``SOURCES`` that declares any, normalised.
 
     ``-r`` includes are followed inside the submission only; pip options, editable installs, direct URLs
-    and local paths are left out and listed in ``ignored``; packages matching ``skip`` in ``skipped``.
+    and local paths are left out and listed in ``ignored``; packages matching ``skip`` in ``skipped``. Beside
+    pyproject.toml, a uv.lock or poetry.lock gives its pins as ``constraints``.
     """
     root = submission_dir.resolve()
     found = RequirementSet(skip_patterns=tuple(_canonical_pattern(p) for p in skip))
+    readers = {"pyproject.toml": _read_pyproject, "Pipfile": _read_pipfile, "Pipfile.lock": _read_pipfile}
     for name in SOURCES:
         path = root / name
         if not (path.is_file() or path.is_symlink()):
             continue
-        used = _read_pyproject(root, path, found) if name == "pyproject.toml" else \
-            _read_pip_file(root, path, found, set())
+        reader = readers.get(name)
+        used = reader(root, path, found) if reader else _read_pip_file(root, path, found, set())
         if used:
             break
+    if found.hashed:
+        found.ignored.append(f"{found.hashed} requirement(s) carry --hash: the versions they pin are installed, "
+                             "the hashes are not checked")
     if not found.files:
         found.notes += [f"{name}: {why}" for name, why in UNSUPPORTED.items() if (root / name).exists()]
     return found
@@ -98,8 +112,11 @@ def _read_pip_file(root: Path, path: Path, found: RequirementSet, seen: set[Path
         else:
             match = re.search(r"\s+--?[A-Za-z]", line)  # per-requirement options: --hash=..., --config-settings
             if match:
-                found.ignored.append(f"{where}: {shorten(line[match.start():].strip())} "
-                                     "(per-requirement options are ignored)")
+                options = line[match.start():].strip()
+                if re.fullmatch(r"(--hash[=\s]\S+\s*)+", options):
+                    found.hashed += 1  # a hashed lock (pip-compile --generate-hashes): said once, not per line
+                else:
+                    found.ignored.append(f"{where}: {shorten(options)} (per-requirement options are ignored)")
                 line = line[: match.start()]
             _add_requirement(found, where, line)
     return True
@@ -131,25 +148,78 @@ def _pip_option(root: Path, path: Path, where: str, line: str, found: Requiremen
 
 
 def _read_pyproject(root: Path, path: Path, found: RequirementSet) -> bool:
-    """``[project].dependencies`` of pyproject.toml; False (with a note) when it declares none the grader reads."""
+    """``[project].dependencies`` (else Poetry's ``[tool.poetry.dependencies]``) of pyproject.toml, with the pins
+    of a uv.lock or poetry.lock beside it as constraints; False (with a note) when it declares none."""
     text = _read_text(root, path, found)
     if text is None:
         return False
     try:
-        project = tomllib.loads(text).get("project")
+        document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         found.notes.append(f"pyproject.toml: not valid TOML ({exc})")
         return False
+    project = document.get("project")
     dependencies = project.get("dependencies") if isinstance(project, dict) else None
-    if not isinstance(dependencies, list):
+    poetry = ((document.get("tool") or {}).get("poetry") or {}).get("dependencies")
+    if isinstance(dependencies, list):
+        declared = Declared(entries=[(f"pyproject.toml: project.dependencies[{position}]", str(entry))
+                                     for position, entry in enumerate(dependencies)])
+    elif isinstance(poetry, dict) and set(map(str.lower, poetry)) - {"python"}:
+        declared = poetry_requirements(poetry, "pyproject.toml: tool.poetry.dependencies")
+    else:
         dynamic = isinstance(project, dict) and "dependencies" in (project.get("dynamic") or [])
         found.notes.append("pyproject.toml: " + ("dynamic dependencies are not read" if dynamic
-                                                 else "no [project].dependencies"))
+                                                 else "no [project].dependencies or [tool.poetry.dependencies]"))
         return False
     found.files.append(path.resolve().relative_to(root).as_posix())
-    for position, entry in enumerate(dependencies):
-        _add_requirement(found, f"pyproject.toml: project.dependencies[{position}]", str(entry))
+    _add_declared(found, declared)
+    _read_lock_pins(root, found)
     return True
+
+
+def _read_lock_pins(root: Path, found: RequirementSet) -> None:
+    """The first of ``LOCK_FILES`` that parses gives its pins as constraints."""
+    for name in LOCK_FILES:
+        path = root / name
+        if not (path.is_file() or path.is_symlink()):
+            continue
+        text = _read_text(root, path, found)
+        if text is None:
+            continue
+        try:
+            pins = uv_lock_pins(text) if name == "uv.lock" else poetry_lock_pins(text)
+        except (tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError) as exc:
+            found.notes.append(f"{name}: not a lock file the grader reads ({exc})")
+            continue
+        found.files.append(name)
+        found.constraints = sorted({_normalised_pin(pin) for pin in pins} - {""})
+        return
+
+
+def _normalised_pin(pin: str) -> str:
+    name, _, version = pin.partition("==")
+    return f"{canonicalize_name(name)}=={version.strip()}" if name.strip() and version.strip() else ""
+
+
+def _read_pipfile(root: Path, path: Path, found: RequirementSet) -> bool:
+    """Pipfile.lock's ``default`` packages (all pinned), or a Pipfile's ``[packages]``."""
+    text = _read_text(root, path, found)
+    if text is None:
+        return False
+    try:
+        declared = pipfile_lock_requirements(text) if path.name == "Pipfile.lock" else pipfile_requirements(text)
+    except (ValueError, TypeError, AttributeError) as exc:  # JSONDecodeError and TOMLDecodeError are ValueErrors
+        found.notes.append(f"{path.name}: not readable ({exc})")
+        return False
+    found.files.append(path.resolve().relative_to(root).as_posix())
+    _add_declared(found, declared)
+    return True
+
+
+def _add_declared(found: RequirementSet, declared: Declared) -> None:
+    for where, requirement in declared.entries:
+        _add_requirement(found, where, requirement)
+    found.ignored += declared.ignored
 
 
 def _read_text(root: Path, path: Path, found: RequirementSet) -> str | None:
@@ -223,43 +293,6 @@ def _add_requirement(found: RequirementSet, where: str, text: str) -> None:
 
 def _canonical_pattern(pattern: str) -> str:
     return re.sub(r"[-_.]+", "-", pattern.strip()).lower()
-
-
-# --- comparing with the runtime image ---------------------------------------------------------------------
-
-
-def runtime_pins(requirements_file: Path) -> dict[str, str]:
-    """``name -> version`` of the ``name==version`` lines of an image's requirements file (empty if missing)."""
-    try:
-        text = requirements_file.read_text()
-    except OSError:
-        return {}
-    pins: dict[str, str] = {}
-    for line in text.splitlines():
-        name, equals, version = line.split("#", 1)[0].partition("==")
-        if equals and name.strip() and version.strip():
-            pins[canonicalize_name(name.split("[")[0].strip())] = version.strip()
-    return pins
-
-
-def unmet(requirements: Sequence[str], pins: dict[str, str]) -> list[str]:
-    """The requirements the pinned runtime stack does not certainly meet (extras always need a look)."""
-    missing = []
-    for line in requirements:
-        requirement = Requirement(line)
-        if requirement.marker and not requirement.marker.evaluate(TARGET_MARKERS):
-            continue  # not for the sandbox's platform: pip would skip it too
-        version = pins.get(canonicalize_name(requirement.name))
-        if requirement.extras or version is None or not requirement.specifier.contains(version, prereleases=True):
-            missing.append(line)
-    return missing
-
-
-def requirement_digest(requirements: Sequence[str], image: str) -> str:
-    """sha256 of the normalised requirement set and the image it is resolved against (which decides what is
-    already there and which wheels fit)."""
-    text = f"image {image}\n" + "".join(f"{line}\n" for line in sorted(set(requirements)))
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def shorten(text: str, limit: int = 120) -> str:

@@ -1,76 +1,93 @@
-"""The container work of the dependency step: resolve and build the wheels the runtime image lacks (egress
-only), cache them by digest, install them into the work area (no network), and say what happened.
+"""The dependency step: the submission's requirement set → a cached virtual environment of its own → the
+environment variables and the read-only mount that put it under every candidate container (and the model
+evaluator), and an outcome that says which versions ran.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
-import re
-import shlex
 import shutil
-import stat
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from grader.models import Limits
-from grader.run.dependencies.pip_output import (
-    CA_MOUNT,
-    IndexSettings,
-    PipFailure,
-    host_index_settings,
-    last_error,
-    step_failure,
-)
-from grader.run.dependencies.requirements import (
-    RequirementSet,
-    read_requirements,
-    requirement_digest,
-    runtime_pins,
-    unmet,
-)
-from grader.sandbox.base import Mount, RunSpec, Sandbox
+from grader.run.dependencies.build import ENV_DIR, BuildReport, run_build, take_environment
+from grader.run.dependencies.index import IndexSettings, host_index_settings
+from grader.run.dependencies.requirements import Requirement, RequirementSet, canonicalize_name, read_requirements
+from grader.run.dependencies.resolver_output import explain_build_failure
+from grader.sandbox.base import Mount, Sandbox
 
-# A dot folder: pytest's default norecursedirs and most globbing skip it.
-DEPS_DIR = "/work/.grader-deps"
-REQ_MOUNT, OUT_MOUNT, WHEELS_MOUNT = "/req", "/out", "/wheels"
-# For both dependency containers: resolving and building need room (tmpfs counts against memory).
-DEPENDENCY_LIMITS = Limits(memory="2g", cpus=2, pids=512, timeout=900, tmpfs="1536m", fsize="1g", output="1m")
-MAX_WHEELHOUSE_BYTES = 4 * 1024**3
-PIP_LOG_TAIL_BYTES = 200_000
+PYTHON_VERSION = "3.11"  # the sandbox images' interpreter (Debian bookworm's python3)
+# For the dependency container: resolving, downloading and building need room (tmpfs counts against memory;
+# uv's cache goes to a folder on disk instead).
+DEPENDENCY_LIMITS = Limits(memory="2g", cpus=2, pids=512, timeout=900, tmpfs="512m", fsize="2g", output="1m")
+# Bump when the way environments are built changes: older cache entries are then never used.
+ENV_LAYOUT = "uv-venv-2"
+ENV_CACHE = "candidate-envs"
+LOCK_FILE = "lock.json"
 LOG_TAIL_CHARS = 4000
-RESULT_MARKER = "GRADER-DEPENDENCIES "
-SELECTED_MARKER = "grader: not in the runtime image:"
+# What a fresh `python3.11 -m venv` holds and what the grader runs in the environment, added when the candidate
+# does not name them. setuptools stays below 81 because MLflow 2.x imports pkg_resources, which 81 removed.
+INJECTED = {"pip": "pip", "setuptools": "setuptools<81", "pytest": "pytest"}
+# Directories of the runtime image the environment's bin goes in front of; the image's own Python stack
+# (/opt/venv/bin) is left out, so nothing of it is found by name either.
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-Status = Literal["none", "satisfied", "installed", "failed"]
+Status = Literal["none", "installed", "failed"]
 
 
 @dataclass(frozen=True)
 class DependencyOutcome:
     """What the dependency step found and did, for the report and for the candidate's later containers.
 
-    ``none``: no requirement file the grader reads; ``satisfied``: the runtime stack already meets every
-    requirement; ``installed``: wheels went into the work area and ``env`` puts them first on the path;
-    ``failed``: ``failed_requirements`` and ``message`` say which requirement failed and why, and ``env`` is
-    empty, so the run can go on with the lab's runtime stack.
+    ``none``: no requirement file the grader reads (the run uses the lab's runtime stack); ``installed``: the
+    set resolved to ``lock`` and its environment is ready (``env`` puts it first on PATH, ``mounts`` under the
+    containers); ``failed``: ``failed_requirements`` and ``message`` give the resolver's reason, ``env`` is empty,
+    so the run can go on with the lab's runtime stack.
     """
 
     status: Status
     message: str
     requirement_files: list[str] = field(default_factory=list)
     digest: str | None = None
-    wheels: list[str] = field(default_factory=list)
     failed_requirements: list[str] = field(default_factory=list)
     log_tail: str = ""
     env: dict[str, str] = field(default_factory=dict)
     requirements: list[str] = field(default_factory=list)
+    constraints: int = 0  # pins of a lock file the set was resolved under
+    injected: list[str] = field(default_factory=list)
+    lock: list[str] = field(default_factory=list)  # name==version of every package in the environment
+    cutoff: str | None = None  # nothing newer than this was resolved (the submission's last commit)
+    python: str = PYTHON_VERSION
     skipped: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
-    shadowed: list[str] = field(default_factory=list)
     cached: bool = False
+    environment_dir: InitVar[Path | None] = None
+
+    def __post_init__(self, environment_dir: Path | None) -> None:
+        # Kept out of the dataclass fields (and so out of asdict, the report and check evidence): a host path.
+        object.__setattr__(self, "_environment_dir", environment_dir)
+
+    def mounts(self) -> tuple[Mount, ...]:
+        """The read-only mount of the environment every container that uses it needs (none when there is none)."""
+        host: Path | None = getattr(self, "_environment_dir", None)
+        return (Mount(host, ENV_DIR),) if host is not None and self.status == "installed" else ()
+
+    def evaluator_python(self) -> str | None:
+        """The interpreter the model evaluator loads the candidate's model with: the environment's, when it holds
+        MLflow (the evaluator needs nothing else), else None (the image's own)."""
+        names = {canonicalize_name(pin.partition("==")[0]) for pin in self.lock}
+        return f"{ENV_DIR}/bin/python" if self.mounts() and {"mlflow", "pandas"} <= names else None
+
+    def for_report(self) -> dict[str, Any]:
+        """The outcome as the report shows it (no environment variables, no host paths)."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__
+                if name not in ("env", "environment_dir")}
 
 
 # --- the step ---------------------------------------------------------------------------------------------
@@ -79,36 +96,116 @@ class DependencyOutcome:
 def prepare_dependencies(
     sandbox: Sandbox, submission_dir: Path, cache_dir: Path, *, image: str, limits: Limits,
     skip: Sequence[str] = (), runtime_requirements: Path | None = None, index: IndexSettings | None = None,
+    as_of: datetime | None = None, python_version: str = PYTHON_VERSION,
 ) -> DependencyOutcome:
-    """Resolve, build (or reuse) and install the submission's own requirements into the sandbox's work area.
+    """Resolve the submission's own requirements and build (or reuse) a virtual environment holding only them.
 
-    Call after ``copy_in``. ``skip`` names packages (globs allowed: ``jupyter*``) the lab never needs for
-    grading; ``runtime_requirements`` is the image's pin file, which lets a set the image already meets skip
-    every container; ``index`` defaults to the host's pip configuration. Wheels are cached under
-    ``cache_dir/candidate-wheels/<digest>``. A candidate's fault is a ``failed`` outcome, never an exception.
+    ``skip`` names packages (globs allowed: ``jupyter*``) the lab never needs for grading; ``as_of`` is the cut-off
+    (the submission's last commit): nothing newer is resolved, unless the set resolves only without it (then the
+    message says so); ``index`` defaults to the host's pip configuration. ``runtime_requirements`` is accepted for
+    older callers and not read: the runtime image's stack never meets a candidate's set any more. Environments are
+    cached under ``cache_dir/candidate-envs/<digest>``. A candidate's fault is a ``failed`` outcome, never an
+    exception; an unreachable index raises InfrastructureError.
     """
+    del runtime_requirements
     found = read_requirements(submission_dir, skip)
     if not found.files:
         notes = "; ".join(found.notes)
-        return _outcome(found, "none", "no requirements.txt, pyproject.toml dependencies or requirements.lock"
+        return _outcome(found, "none", "no requirements.txt, Pipfile(.lock) or pyproject.toml dependencies"
                         + (f" ({notes})" if notes else "") + ": graded with the lab's runtime stack")
     if found.invalid:
         return _outcome(found, "failed", "; ".join(why for _, why in found.invalid),
                         failed_requirements=[text for text, _ in found.invalid])
-    pins = runtime_pins(runtime_requirements) if runtime_requirements else {}
-    if not unmet(found.requirements, pins):
-        return _outcome(found, "satisfied", f"the runtime stack meets all {len(found.requirements)} "
-                        f"requirement(s) of {', '.join(found.files)}")
-    digest = requirement_digest(found.requirements, image)
-    wheelhouse = cache_dir / "candidate-wheels" / digest
-    cached = (wheelhouse / ".complete").is_file()
-    if not cached:
-        failure = _build_wheelhouse(sandbox, found, wheelhouse, image=image, limits=limits,
-                                    index=index or host_index_settings())
-        if failure is not None:
-            return _outcome(found, "failed", failure[0].reason, digest=digest,
-                            failed_requirements=failure[0].requirements, log_tail=failure[1])
-    return _install(sandbox, found, wheelhouse, digest, cached, image=image, limits=limits)
+    named = {canonicalize_name(Requirement(line).name) for line in found.requirements}
+    injected = [line for name, line in INJECTED.items() if name not in named]
+    cutoff = cutoff_text(as_of)
+    digest = environment_key([*found.requirements, *injected], found.constraints, python_version, cutoff)
+    entry = cache_dir / ENV_CACHE / digest
+    common = {"digest": digest, "injected": injected, "constraints": len(found.constraints), "python": python_version}
+    report, cached = read_cached(entry), True
+    if report is None:
+        cached = False
+        failure = _build(sandbox, found, injected, entry, cutoff=cutoff, python_version=python_version, image=image,
+                         limits=limits, index=index or host_index_settings())
+        if isinstance(failure, tuple):
+            return _outcome(found, "failed", failure[0], failed_requirements=failure[1], log_tail=failure[2],
+                            cutoff=cutoff, **common)
+        report = failure
+    return _installed(found, report, entry, cached, common)
+
+
+def _build(
+    sandbox: Sandbox, found: RequirementSet, injected: list[str], entry: Path, *, cutoff: str | None,
+    python_version: str, image: str, limits: Limits, index: IndexSettings,
+) -> BuildReport | tuple[str, list[str], str]:
+    """Build the environment into the cache; its report, or (reason, failed requirements, log tail)."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    # Private (0700): other host users cannot reach the world-writable folders the container writes in.
+    scratch = Path(tempfile.mkdtemp(prefix=f".{entry.name[:16]}-", dir=entry.parent))
+    try:
+        text = found.text() + "".join(f"{line}\n" for line in injected)
+        result, report, built = run_build(sandbox, scratch, text, found.constraints_text(), cutoff=cutoff,
+                                          python_version=python_version, image=image, limits=limits, index=index)
+        log = (result.stdout + result.stderr)[-LOG_TAIL_CHARS:]
+        if report is None or report.stage != "done":
+            reason, failed = explain_build_failure(result, report, found.requirements + injected)
+            return reason, failed, log
+        refusal = take_environment(built, scratch / "env-taken")
+        if refusal is not None:
+            return f"the dependency step's output was refused: {refusal}", [], log
+        (scratch / LOCK_FILE).write_text(_lock_json(report))
+        _publish(scratch, entry)
+        return report
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _publish(scratch: Path, entry: Path) -> None:
+    """Move a complete environment into the cache; a concurrent run that got there first wins."""
+    staged = scratch / "entry"
+    staged.mkdir(mode=0o755)
+    (scratch / "env-taken").rename(staged / "env")
+    (scratch / LOCK_FILE).rename(staged / LOCK_FILE)
+    if entry.exists() and not (entry / LOCK_FILE).is_file():
+        shutil.rmtree(entry)
+    try:
+        staged.rename(entry)
+    except OSError:
+        if not (entry / LOCK_FILE).is_file():
+            raise
+
+
+def read_cached(entry: Path) -> BuildReport | None:
+    """The report of a complete cache entry (its lock file is written last), or None."""
+    try:
+        data = json.loads((entry / LOCK_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if not (entry / "env" / "bin").is_dir():
+        return None
+    return BuildReport(stage="done", lock=list(data.get("lock", [])), cutoff=data.get("cutoff"),
+                       cutoff_dropped=data.get("cutoff_dropped"))
+
+
+def _lock_json(report: BuildReport) -> str:
+    return json.dumps({"lock": report.lock, "cutoff": report.cutoff, "cutoff_dropped": report.cutoff_dropped},
+                      indent=1)
+
+
+def _installed(found: RequirementSet, report: BuildReport, entry: Path, cached: bool,
+               common: dict[str, Any]) -> DependencyOutcome:
+    source = f"{', '.join(found.files)}{' (cached environment)' if cached else ''}"
+    message = f"{len(report.lock)} package(s) resolved from {source} and installed in an environment of their own"
+    if report.cutoff:
+        message += f", nothing newer than {report.cutoff}"
+    elif report.cutoff_dropped:
+        message += (", resolved without the cut-off date because with it the resolver said: "
+                    + _first_line(report.cutoff_dropped))
+    if common["injected"]:
+        message += f"; added for grading: {', '.join(common['injected'])}"
+    env = {"PATH": f"{ENV_DIR}/bin:{SYSTEM_PATH}", "VIRTUAL_ENV": ENV_DIR}
+    return _outcome(found, "installed", message, lock=report.lock, cutoff=report.cutoff, cached=cached, env=env,
+                    environment_dir=entry / "env", **common)
 
 
 def _outcome(found: RequirementSet, status: Status, message: str, **fields: Any) -> DependencyOutcome:
@@ -118,176 +215,36 @@ def _outcome(found: RequirementSet, status: Status, message: str, **fields: Any)
                              **fields)
 
 
-def _build_wheelhouse(
-    sandbox: Sandbox, found: RequirementSet, wheelhouse: Path, *, image: str, limits: Limits, index: IndexSettings
-) -> tuple[PipFailure, str] | None:
-    """Run the dependency step; on success the wheels are in ``wheelhouse`` (complete), else (failure, log)."""
-    wheelhouse.parent.mkdir(parents=True, exist_ok=True)
-    # Private (0700) so other host users cannot reach the world-writable output folder inside it.
-    scratch = Path(tempfile.mkdtemp(prefix=f".{wheelhouse.name[:16]}-", dir=wheelhouse.parent))
-    try:
-        requirements, out, wheels = scratch / "req", scratch / "out", scratch / "wheels"
-        for folder in (requirements, out, wheels):
-            folder.mkdir()
-        (requirements / "requirements.txt").write_text(found.text())
-        requirements.chmod(0o755)
-        (requirements / "requirements.txt").chmod(0o644)
-        out.chmod(0o777)  # the container runs as uid 1000, whoever the grader runs as
-        mounts = [Mount(requirements, REQ_MOUNT), Mount(out, OUT_MOUNT, read_only=False)]
-        if index.cert:
-            mounts.append(Mount(index.cert, CA_MOUNT))
-        spec = RunSpec(name="dependencies", command=build_command(), image=image, env=index.environment(),
-                       limits=limits.model_copy(update={"output": "1m"}), mounts=tuple(mounts), mount_work=False,
-                       egress=True)
-        result = sandbox.run(spec)
-        log = result.stdout + result.stderr
-        if not result.succeeded:
-            return step_failure(result, log, found.requirements), log[-LOG_TAIL_CHARS:]
-        expected = _selected(log)
-        taken = _take_wheels(out, wheels)
-        if isinstance(taken, str) or len(taken) < len(expected):
-            reason = taken if isinstance(taken, str) else f"pip reported success but left {len(taken)} of " \
-                f"{len(expected)} wheels ({', '.join(expected)})"
-            return PipFailure([], f"the dependency step's output was refused: {reason}"), log[-LOG_TAIL_CHARS:]
-        (wheels / ".complete").write_text(log[-LOG_TAIL_CHARS:])
-        wheels.chmod(0o755)
-        _publish(wheels, wheelhouse)
+# --- the cache key and the cut-off ------------------------------------------------------------------------------
+
+
+def environment_key(requirements: Sequence[str], constraints: Sequence[str], python_version: str,
+                    cutoff: str | None) -> str:
+    """sha256 of what decides an environment: the normalised requirements (in any order), the lock's pins, the
+    Python version, the cut-off date and the way environments are built."""
+    lines = [f"layout {ENV_LAYOUT}", f"python {python_version}", f"cutoff {cutoff or 'none'}"]
+    lines += [f"requirement {line}" for line in sorted(set(requirements))]
+    lines += [f"constraint {line}" for line in sorted(set(constraints))]
+    return hashlib.sha256("".join(f"{line}\n" for line in lines).encode()).hexdigest()
+
+
+def cutoff_text(as_of: datetime | None) -> str | None:
+    """``as_of`` as uv's ``--exclude-newer`` takes it (RFC 3339, UTC, whole seconds); a naive time is UTC."""
+    if as_of is None:
         return None
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    moment = as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def build_command() -> str:
-    """The dependency step's shell command: resolve against the image's stack, build what it lacks.
-
-    ``--dry-run`` without ``--ignore-installed`` resolves as ``pip install -r`` into the runtime image would:
-    an installed package that meets a requirement is kept, so only what the image lacks (or has at another
-    version) is downloaded and built. pip's combined output goes to a file and only its tail is printed,
-    because the reason for a failure is at the end.
-    """
-    pip = "python3 -I -m pip"
-    flags = "--use-pep517 --disable-pip-version-check --no-input --progress-bar off"
-    log = ">>/tmp/pip.log 2>&1"
-    return (
-        f"{pip} install --dry-run {flags} --report /tmp/resolved.json -r {REQ_MOUNT}/requirements.txt {log}"
-        f" && python3 -I -c {shlex.quote(_SELECT_SCRIPT)} /tmp/resolved.json /tmp/pins.txt {log}"
-        f" && {{ [ ! -s /tmp/pins.txt ] || {pip} wheel --no-deps {flags} -r /tmp/pins.txt -w {OUT_MOUNT} {log}; }}"
-        f"; status=$?; tail -c {PIP_LOG_TAIL_BYTES} /tmp/pip.log; exit $status"
-    )
-
-
-_SELECT_SCRIPT = f"""
-import json, re, sys
-from importlib import metadata
-canonical = lambda name: re.sub(r"[-_.]+", "-", name).lower()
-present = {{canonical(d.metadata["Name"] or ""): d.version for d in metadata.distributions()}}
-resolved = [i["metadata"] for i in json.load(open(sys.argv[1])).get("install", [])]
-pins = [f"{{canonical(m['name'])}}=={{m['version']}}" for m in resolved
-        if present.get(canonical(m["name"])) != m["version"]]
-open(sys.argv[2], "w").write("".join(p + "\\n" for p in pins))
-print({SELECTED_MARKER!r}, *pins)
-"""
-
-_INSTALL_SCRIPT = f"""
-import json, re, shutil, subprocess, sys
-from importlib import metadata
-from pathlib import Path
-canonical = lambda name: re.sub(r"[-_.]+", "-", name).lower()
-present = {{canonical(d.metadata["Name"] or ""): d.version for d in metadata.distributions()}}
-chosen, shadowed = [], []
-for wheel in sorted(Path({WHEELS_MOUNT!r}).glob("*.whl")):
-    name, version = wheel.name.split("-")[:2]
-    have = present.get(canonical(name))
-    if have == version:
-        continue
-    if have is not None:
-        shadowed.append(f"{{canonical(name)}} {{have}} -> {{version}}")
-    chosen.append(wheel)
-code = 0
-shutil.rmtree({DEPS_DIR!r}, ignore_errors=True)  # whatever the submission brought under that name
-if chosen:
-    code = subprocess.call([sys.executable, "-I", "-m", "pip", "install", "--no-index", "--no-deps", "--no-cache-dir",
-                            "--disable-pip-version-check", "--no-warn-script-location", "--target", {DEPS_DIR!r},
-                            *map(str, chosen)], stdout=sys.stderr)
-    if code:
-        shutil.rmtree({DEPS_DIR!r}, ignore_errors=True)
-print({RESULT_MARKER!r} + json.dumps({{"installed": [w.name for w in chosen], "shadowed": shadowed}}))
-sys.exit(code)
-"""
-
-
-def _install(
-    sandbox: Sandbox, found: RequirementSet, wheelhouse: Path, digest: str, cached: bool, *, image: str,
-    limits: Limits,
-) -> DependencyOutcome:
-    """Install the cached wheels into the work area, with no network; nothing to install means satisfied."""
-    source = f"{', '.join(found.files)}{' (cached wheels)' if cached else ''}"
-    already = f"the runtime stack already has every package {source} resolves to"
-    if not any(wheelhouse.glob("*.whl")):
-        return _outcome(found, "satisfied", already, digest=digest, cached=cached)
-    spec = RunSpec(name="dependencies-install", command=f"python3 -I -c {shlex.quote(_INSTALL_SCRIPT)}",
-                   image=image, limits=limits, mounts=(Mount(wheelhouse, WHEELS_MOUNT),))
-    result = sandbox.run(spec)
-    log = result.stdout + result.stderr
-    line = next((ln for ln in result.stdout.splitlines() if ln.startswith(RESULT_MARKER)), None)
-    if not result.succeeded or line is None:
-        return _outcome(found, "failed", f"installing the wheels built for {source} failed "
-                        f"({result.failure_reason or 'no result'}): {last_error(log)}", digest=digest,
-                        cached=cached, log_tail=log[-LOG_TAIL_CHARS:])
-    done = json.loads(line[len(RESULT_MARKER):])
-    installed, shadowed = list(done["installed"]), list(done["shadowed"])
-    if not installed:
-        return _outcome(found, "satisfied", already, digest=digest, cached=cached)
-    message = f"installed {len(installed)} package(s) from {source} into {DEPS_DIR}: " + \
-        ", ".join(_wheel_label(w) for w in installed)
-    if shadowed:
-        message += f"; they replace the runtime's {', '.join(shadowed)}"
-    return _outcome(found, "installed", message, digest=digest, cached=cached, wheels=installed, shadowed=shadowed,
-                    log_tail=log[-LOG_TAIL_CHARS:], env={"PYTHONPATH": DEPS_DIR})
-
-
-def _selected(log: str) -> list[str]:
-    line = next((ln for ln in reversed(log.splitlines()) if ln.startswith(SELECTED_MARKER)), "")
-    return line[len(SELECTED_MARKER):].split()
-
-
-# --- the wheel cache -----------------------------------------------------------------------------------------
-
-
-def _take_wheels(out: Path, dest: Path) -> list[str] | str:
-    """Copy the wheels the dependency container left in ``out`` to ``dest``: plain files named like wheels
-    only (never following links), under MAX_WHEELHOUSE_BYTES in all. A string says why the output was refused."""
-    taken, total = [], 0
-    for entry in sorted(os.scandir(out), key=lambda e: e.name):
-        if not re.fullmatch(r"[A-Za-z0-9_.]+-[A-Za-z0-9_.!+]+(-\d[\w.]*)?-[\w.]+-[\w.]+-[\w.]+\.whl", entry.name):
-            continue
-        try:  # O_NONBLOCK: a fifo in place of a wheel must not hang the grader
-            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except OSError:
-            continue
-        with os.fdopen(fd, "rb") as source:
-            info = os.fstat(source.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                continue
-            total += info.st_size
-            if total > MAX_WHEELHOUSE_BYTES:
-                return f"the wheels are larger than {MAX_WHEELHOUSE_BYTES // 1024**3} GiB in all"
-            with open(dest / entry.name, "xb") as copy:
-                shutil.copyfileobj(source, copy, 1024 * 1024)
-        (dest / entry.name).chmod(0o644)
-        taken.append(entry.name)
-    return taken
-
-
-def _publish(wheels: Path, wheelhouse: Path) -> None:
-    """Move a complete wheel folder into the cache; a concurrent run that got there first wins."""
-    if wheelhouse.exists() and not (wheelhouse / ".complete").is_file():
-        shutil.rmtree(wheelhouse)
+def resolution_cutoff(resolve_as_of: str, committed_at: str | None) -> datetime | None:
+    """The cut-off a lab's policy gives a submission: its last commit's time (``last-commit``) when intake knows
+    it (a git submission), else none (``now``, or a folder or archive, which carry no trustworthy date)."""
+    if resolve_as_of != "last-commit" or not committed_at:
+        return None
     try:
-        wheels.rename(wheelhouse)
-    except OSError:
-        if not (wheelhouse / ".complete").is_file():
-            raise
+        return datetime.fromisoformat(committed_at)
+    except ValueError:
+        return None
 
 
 # --- messages -------------------------------------------------------------------------------------------------
@@ -302,6 +259,5 @@ def _notes(found: RequirementSet) -> str:
     return "".join(f"; {part}" for part in parts)
 
 
-def _wheel_label(wheel: str) -> str:
-    name, version = wheel.split("-")[:2]
-    return f"{name} {version}"
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")[:300]
