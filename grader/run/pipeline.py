@@ -17,7 +17,7 @@ from typing import Any
 
 from grader import probe
 from grader.errors import InfrastructureError, LabError
-from grader.evidence import TRACKING_SERVICE, parse_probe_output
+from grader.evidence import parse_probe_output, tracking_url
 from grader.labs.loading import LoadedLab
 from grader.labs.manifest import SubmissionManifest, default_manifest, load_manifest
 from grader.labs.templating import render, render_number
@@ -221,8 +221,8 @@ def collect_service_logs(run: RunState, sandbox: Sandbox) -> None:
 
 
 def tracking_uri(lab: LoadedLab) -> str:
-    service = next((s for s in lab.lab.services if s.id == TRACKING_SERVICE), None)
-    return f"http://{TRACKING_SERVICE}:{service.port}" if service else ""
+    """The run's MLflow server for the probe's environment ("" when the lab runs none)."""
+    return tracking_url(lab) or ""
 
 
 def probe_runner(run: RunState, sandbox: Sandbox) -> Callable[..., list[dict[str, Any]]]:

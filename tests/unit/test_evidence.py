@@ -199,17 +199,17 @@ def test_an_unknown_request_format_is_refused():
 @pytest.mark.parametrize("request_format",
                          ["flat", "features", "data", "dataframe_split", "dataframe_records"])
 def test_malformed_bodies_break_the_format_in_four_named_ways(request_format):
-    cases = {case["why"]: case for case in malformed_bodies(request_format, FEATURES, ROW)}
+    cases = {case.why: case for case in malformed_bodies(request_format, FEATURES, ROW)}
     assert list(cases) == ["body is not JSON", "empty JSON object", "one feature missing",
                            "strings instead of numbers"]
-    assert all(case["content_type"] == "application/json" for case in cases.values())
+    assert all(case.content_type == "application/json" for case in cases.values())
     with pytest.raises(ValueError):
-        json.loads(cases["body is not JSON"]["body"])
-    assert json.loads(cases["empty JSON object"]["body"]) == {}
-    short = json.loads(cases["one feature missing"]["body"])
+        json.loads(cases["body is not JSON"].body)
+    assert json.loads(cases["empty JSON object"].body) == {}
+    short = json.loads(cases["one feature missing"].body)
     assert short == encode_row(request_format, FEATURES[:2], ROW[:2])
     assert "pressure" not in json.dumps(short) and "86.8" not in json.dumps(short)
-    as_text = json.loads(cases["strings instead of numbers"]["body"])
+    as_text = json.loads(cases["strings instead of numbers"].body)
     assert as_text == encode_row(request_format, FEATURES, ["not-a-number"] * 3)
 
 
