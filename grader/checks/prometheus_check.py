@@ -14,6 +14,11 @@ scrapes again. ``require`` picks the property:
   promtool is installed.
 
 The report shows what the candidate's metrics claim beside what the probe measured.
+
+Example::
+
+    - {id: request-counter, title: The request counter counts every request, type: prometheus, points: 4,
+       require: counter, requests: 20}
 """
 
 from __future__ import annotations

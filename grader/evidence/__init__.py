@@ -105,9 +105,11 @@ class Facts:
 
     def prefetch(self) -> None:
         """Gather the registry snapshot and the model evaluation ahead of the checks (errors stay cached)."""
-        if self.request.models:
-            with contextlib.suppress(InfrastructureError):
+        with contextlib.suppress(InfrastructureError):
+            if self.request.models:
                 self.model_evaluation()
+            elif self.request.registry:
+                self.mlflow()
         if self.request.promotion_rows:
             with contextlib.suppress(InfrastructureError):
                 self.sentinel()
