@@ -126,3 +126,17 @@ def test_check_type_contract(tmp_path, check_type, lab_id, keys):
         assert outcome.message.strip()
     if request == EvidenceRequest():
         assert probe.calls == [], f"{check_type} looked at run evidence its plan did not ask for"
+
+
+def test_a_plan_must_take_the_params_and_return_an_evidence_request():
+    def evaluate(params: Any, ctx: Any) -> CheckOutcome:
+        return CheckOutcome.passed("ok")
+
+    file_params = get_check_type("file").params
+    with pytest.raises(TypeError, match="plan must take \\(params\\)"):
+        CheckType(name="broken", params=file_params, evaluate=evaluate, plan=lambda: EvidenceRequest())
+    wrong = CheckType(name="wrong", params=file_params, evaluate=evaluate, plan=lambda params: {"parity_rows": 5})
+    with pytest.raises(TypeError, match="plan returned dict, not an EvidenceRequest"):
+        wrong.evidence_request(file_params(path="x"))
+    assert CheckType(name="none", params=file_params, evaluate=evaluate).evidence_request(
+        file_params(path="x")) == EvidenceRequest()
