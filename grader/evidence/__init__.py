@@ -70,6 +70,7 @@ class Facts:
     scratch: Path
     request: EvidenceRequest = field(default_factory=EvidenceRequest)  # what the rubric's check types asked for
     restart_model_server: Callable[[], ServiceResult] | None = None  # for serve.reload: restart
+    data: RunData = field(init=False)  # what every collector reads about the run
     _cache: dict[str, Any] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
