@@ -12,9 +12,14 @@ import importlib
 import sys
 from functools import cache
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
 from grader.checks.base import CheckContext, CheckParams, CheckType
 from grader.errors import BadInputError, LabError
+from grader.evidence.request import EvidenceRequest, merge_all
+
+if TYPE_CHECKING:
+    from grader.labs.loading import LoadedLab
 
 ENTRY_POINT_GROUP = "capstone_grader.checks"
 
@@ -41,7 +46,8 @@ BUILTIN_CHECKS = {
     "sweep": "grader.checks.sweep_check:CHECK",
 }
 
-__all__ = ["CheckContext", "CheckParams", "CheckType", "all_check_types", "check_type_origins", "get_check_type"]
+__all__ = ["CheckContext", "CheckParams", "CheckType", "all_check_types", "check_type_origins", "get_check_type",
+           "rubric_evidence_request"]
 BUILTIN = "built-in"
 
 
@@ -86,3 +92,10 @@ def get_check_type(name: str, location: str | None = None) -> CheckType:
     if name not in registry:
         raise LabError(f"unknown check type {name!r}; known types: {', '.join(sorted(registry))}", location)
     return registry[name]
+
+
+def rubric_evidence_request(lab: LoadedLab) -> EvidenceRequest:
+    """The evidence every check of the lab's rubric asks for, merged (each check type's ``plan``)."""
+    rubric = lab.rubric
+    return merge_all([get_check_type(check.type).evidence_request(rubric.params[check.id])
+                      for check in rubric.rubric.checks])

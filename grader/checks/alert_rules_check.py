@@ -45,6 +45,7 @@ from grader.evidence.alert_scenarios import (
     scenario,
     unit_test,
 )
+from grader.evidence.request import EvidenceRequest
 from grader.labs.yamlio import load_yaml
 from grader.models import CheckOutcome
 from grader.sandbox.tools import INPUT_MOUNT, find_tool, tool_path
@@ -118,6 +119,11 @@ def _input_folder(ctx: CheckContext) -> Path:
     return folder
 
 
+def plan(params: Params) -> EvidenceRequest:
+    """``fires``: the histogram buckets the server really exposes, from the metrics scrape."""
+    return EvidenceRequest(metrics_scrapes=params.require == "fires")
+
+
 def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
     promtool = find_tool("promtool")
     folder = _input_folder(ctx)
@@ -147,7 +153,8 @@ def _check_rules(ctx: CheckContext, promtool: Path, copies: list[str], originals
 
 def _alert_fires(params: Params, ctx: CheckContext, promtool: Path, folder: Path, copies: list[str],
                  originals: list[str]) -> CheckOutcome:
-    monitoring, metrics = ctx.manifest.monitoring, ctx.manifest.metrics
+    manifest = ctx.require_manifest()
+    monitoring, metrics = manifest.monitoring, manifest.metrics
     alert = getattr(monitoring.alerts, params.alert or "")
     if not alert:
         return CheckOutcome.failed(f"capstone.yaml declares no monitoring.alerts.{params.alert}")
@@ -228,7 +235,7 @@ def _server_buckets(ctx: CheckContext, histogram: str) -> tuple[float, ...] | No
     if ctx.facts is None:
         return None
     try:
-        body = ctx.facts.serving()["results"].get("scrape-after", {}).get("body", "")
+        body = ctx.facts.serving().scrape_after.body
     except InfrastructureError:
         return None
     return histogram_buckets(body, histogram)
@@ -241,4 +248,4 @@ def _readable(output: str, copies: list[str], originals: list[str]) -> str:
     return output
 
 
-CHECK = CheckType(name="alert-rules", params=Params, evaluate=evaluate, summary=__doc__ or "")
+CHECK = CheckType(name="alert-rules", params=Params, evaluate=evaluate, summary=__doc__ or "", plan=plan)

@@ -1,8 +1,10 @@
 """What a check type is, and what it may look at.
 
 A check type is a small module exposing ``CHECK = CheckType(...)``: a name, a pydantic model of its
-parameters (the rubric keys beside id/title/points/...), and an ``evaluate(params, ctx)`` function that
-returns a ``CheckOutcome``. Checks never import an engine: everything they observe comes through the
+parameters (the rubric keys beside id/title/points/...), an ``evaluate(params, ctx)`` function that
+returns a ``CheckOutcome``, and — when it judges run evidence (the registry, the model server's answers,
+...) — a ``plan(params)`` function that says which evidence it needs, as an ``EvidenceRequest``.
+Checks never import an engine: everything they observe comes through the
 ``CheckContext`` (files copied out of the sandbox, step results, and a way to run a command in the
 sandbox). An ``InfrastructureError`` raised inside a check becomes status ``error``, never ``fail``.
 """
@@ -14,11 +16,17 @@ import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from grader.evidence.request import EvidenceRequest
 from grader.models import CheckOutcome, ServiceResult, StepResult
+
+if TYPE_CHECKING:
+    from grader.evidence import Facts
+    from grader.labs.manifest import SubmissionManifest
+    from grader.run.dependencies import DependencyOutcome
 
 MAX_READ_BYTES = 2 * 1024 * 1024
 Where = Literal["submission", "artifacts"]
@@ -49,12 +57,25 @@ class CheckType:
     evaluate: Callable[[Any, CheckContext], CheckOutcome]
     summary: str = ""
     early: bool = False  # looks only at the submission as submitted: may run while the pipeline starts
+    plan: Callable[[Any], EvidenceRequest] | None = None  # the run evidence it judges; None: none
 
     def __post_init__(self) -> None:
         if not (isinstance(self.params, type) and issubclass(self.params, CheckParams)):
             raise TypeError(f"check type {self.name!r}: params must subclass grader.checks.base.CheckParams")
         if len(inspect.signature(self.evaluate).parameters) != 2:
             raise TypeError(f"check type {self.name!r}: evaluate must take (params, ctx)")
+        if self.plan is not None and len(inspect.signature(self.plan).parameters) != 1:
+            raise TypeError(f"check type {self.name!r}: plan must take (params)")
+
+    def evidence_request(self, params: CheckParams) -> EvidenceRequest:
+        """The evidence this check needs with these parameters (nothing, for a type without a plan)."""
+        if self.plan is None:
+            return EvidenceRequest()
+        request = self.plan(params)
+        if not isinstance(request, EvidenceRequest):
+            raise TypeError(f"check type {self.name!r}: plan returned {type(request).__name__}, "
+                            "not an EvidenceRequest")
+        return request
 
 
 SandboxRunner = Callable[[str, str, Mapping[str, str]], StepResult]
@@ -65,6 +86,7 @@ ToolRunner = Callable[[str, str, Mapping[str, Path], Path], StepResult]
 
 
 def no_tool_runner(name: str, command: str, tools: Mapping[str, Path], inputs: Path) -> StepResult:
+    """The tool runner of a context that offers none."""
     from grader.errors import InfrastructureError
 
     raise InfrastructureError("this run offers no way to run tools in a sandbox")
@@ -81,17 +103,26 @@ class CheckContext:
     services: Mapping[str, ServiceResult]
     run_in_sandbox: SandboxRunner
     copy_from_sandbox: SandboxCopier
-    facts: Any = None  # grader.evidence.Facts for labs that run a capstone pipeline
-    manifest: Any = None  # grader.labs.manifest.SubmissionManifest of this submission
-    dependencies: Any = None  # grader.run.dependencies.DependencyOutcome when the lab installs requirements
+    facts: Facts | None = None  # for labs that run a capstone pipeline
+    manifest: SubmissionManifest | None = None  # of this submission
+    dependencies: DependencyOutcome | None = None  # when the lab installs requirements
     run_tool: ToolRunner = no_tool_runner
 
-    def require_facts(self) -> Any:
+    def require_facts(self) -> Facts:
+        """The run's evidence; an infrastructure error in a lab that runs no capstone pipeline."""
         from grader.errors import InfrastructureError
 
         if self.facts is None:
             raise InfrastructureError("this check type needs a lab with a task and services (no run evidence)")
         return self.facts
+
+    def require_manifest(self) -> SubmissionManifest:
+        """The submission's manifest; an infrastructure error when the run has none."""
+        from grader.errors import InfrastructureError
+
+        if self.manifest is None:
+            raise InfrastructureError("this check type needs the submission's manifest")
+        return self.manifest
 
     def root(self, where: Where) -> Path:
         return self.submission_dir if where == "submission" else self.artifacts_dir

@@ -27,6 +27,7 @@ from grader.errors import LabError
 from grader.evidence.alert_scenarios import rule_names
 from grader.evidence.prometheus import parse_exposition
 from grader.evidence.promql import PROMETHEUS_SERIES, dashboard_queries, selectors
+from grader.evidence.request import EvidenceRequest
 from grader.labs.yamlio import load_yaml
 from grader.models import CheckOutcome
 
@@ -35,6 +36,11 @@ MAX_DASHBOARD_BYTES = 2 * 1024 * 1024
 
 class Params(CheckParams):
     min_panels: int = Field(1, ge=1, description="fewest panels with a PromQL query")
+
+
+def plan(params: Params) -> EvidenceRequest:
+    """The metrics the server exposes, as scraped after the grader's own traffic."""
+    return EvidenceRequest(metrics_scrapes=True)
 
 
 def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
@@ -85,8 +91,7 @@ def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
 
 def _exposed_names(ctx: CheckContext) -> set[str]:
     """Sample names exactly as the server wrote them, from the probe's scrape after its own traffic."""
-    serving = ctx.require_facts().serving()
-    body = serving["results"].get("scrape-after", {}).get("body", "")
+    body = ctx.require_facts().serving().scrape_after.body
     try:
         families = parse_exposition(body)
     except (ValueError, IndexError, KeyError):
@@ -95,7 +100,7 @@ def _exposed_names(ctx: CheckContext) -> set[str]:
 
 
 def _recording_rules(ctx: CheckContext) -> set[str]:
-    pattern = ctx.manifest.monitoring.rules
+    pattern = ctx.require_manifest().monitoring.rules
     names: set[str] = set()
     for path in ctx.find(pattern) if pattern else []:
         try:
@@ -105,4 +110,4 @@ def _recording_rules(ctx: CheckContext) -> set[str]:
     return names
 
 
-CHECK = CheckType(name="dashboard", params=Params, evaluate=evaluate, summary=__doc__ or "")
+CHECK = CheckType(name="dashboard", params=Params, evaluate=evaluate, summary=__doc__ or "", plan=plan)

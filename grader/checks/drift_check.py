@@ -24,20 +24,13 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from grader.checks.base import CheckContext, CheckParams, CheckType
-from grader.evidence.drift import (
-    BASELINE_BATCH,
-    SHIFTED_BATCH,
-    SIGNAL_AFTER_BASELINE,
-    SIGNAL_AFTER_SHIFT,
-    SIGNAL_AT_START,
-    accepted,
-    read_signal,
-)
+from grader.evidence.drift import accepted, read_signal
+from grader.evidence.request import DriftRequest, EvidenceRequest
 from grader.models import CheckOutcome
 
 
@@ -50,24 +43,28 @@ class Params(CheckParams):
     min_answered: float = Field(0.95, ge=0, le=1, description="share of each batch that must get a 2xx")
 
 
+def plan(params: Params) -> EvidenceRequest:
+    """The drift observation: ``requests`` shifted rows after an in-distribution batch."""
+    return EvidenceRequest(drift=DriftRequest(requests=params.requests, baseline=params.baseline,
+                                              shifted=params.shifted))
+
+
 def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
     facts = ctx.require_facts()
     observed = facts.drift()
-    if "not_serving" in observed:
-        return CheckOutcome.failed(f"no drift observation: {observed['not_serving']}")
+    if observed.not_serving is not None:
+        return CheckOutcome.failed(f"no drift observation: {observed.not_serving}")
     signal = facts.manifest.drift
-    results: dict[str, Any] = observed["results"]
-    readings = {label: read_signal(results.get(label, {}), signal)
-                for label in (SIGNAL_AT_START, SIGNAL_AFTER_BASELINE, SIGNAL_AFTER_SHIFT)}
-    batch, reading, kind = ((BASELINE_BATCH, readings[SIGNAL_AFTER_BASELINE], "in-distribution")
+    at_start, after_baseline, after_shift = (read_signal(answer, signal) for answer in
+                                             (observed.at_start, observed.after_baseline, observed.after_shift))
+    batch, reading, kind = ((observed.baseline_batch, after_baseline, "in-distribution")
                             if params.require == "quiet" else
-                            (SHIFTED_BATCH, readings[SIGNAL_AFTER_SHIFT], "shifted"))
-    answered, sent = accepted(results.get(batch, {}))
+                            (observed.shifted_batch, after_shift, "shifted"))
+    answered, sent = accepted(batch)
     source = f"{signal.endpoint} key {signal.key!r}" if signal.endpoint else f"metric {signal.metric!r}"
-    evidence = {"signal": source, "read_at": observed.get("signal_url"), "threshold": signal.threshold,
-                "at_start": readings[SIGNAL_AT_START].describe(),
-                "after_in_distribution": readings[SIGNAL_AFTER_BASELINE].describe(),
-                "after_shifted": readings[SIGNAL_AFTER_SHIFT].describe(), f"{kind}_answered": f"{answered}/{sent}"}
+    evidence = {"signal": source, "read_at": observed.signal_url, "threshold": signal.threshold,
+                "at_start": at_start.describe(), "after_in_distribution": after_baseline.describe(),
+                "after_shifted": after_shift.describe(), f"{kind}_answered": f"{answered}/{sent}"}
     if not sent or answered < params.min_answered * sent:
         return CheckOutcome.failed(f"the server answered {answered} of the {sent} {kind} requests",
                                    **evidence)
@@ -86,4 +83,4 @@ def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
                                **evidence)
 
 
-CHECK = CheckType(name="drift", params=Params, evaluate=evaluate, summary=__doc__ or "")
+CHECK = CheckType(name="drift", params=Params, evaluate=evaluate, summary=__doc__ or "", plan=plan)

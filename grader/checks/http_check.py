@@ -26,8 +26,9 @@ from typing import Any, Literal
 from pydantic import Field
 
 from grader.checks.base import CheckContext, CheckParams, CheckType
-from grader.evidence import MODEL_SERVER, Facts
+from grader.evidence import MODEL_SERVER, Facts, ServingObservation
 from grader.evidence.labels import normalise
+from grader.evidence.request import EvidenceRequest
 from grader.evidence.serving import decode_prediction, percentile
 from grader.models import CheckOutcome
 
@@ -44,9 +45,18 @@ class Params(CheckParams):
     max_error_rate: float = Field(0.0, ge=0, le=1, description="``load``: share of non-2xx answers allowed")
 
 
-def _ok(response: dict[str, Any]) -> bool:
-    status = response.get("status")
-    return isinstance(status, int) and 200 <= status < 300
+def plan(params: Params) -> EvidenceRequest:
+    """``parity``/``accuracy``: the answers to ``rows`` hidden rows (parity: and the registered model's own);
+    ``malformed``: the broken requests; ``load``: the load run; ``ready`` needs no probe."""
+    if params.require == "parity":
+        return EvidenceRequest(parity_rows=params.rows, model_evaluation=True, registry=True)
+    if params.require == "accuracy":
+        return EvidenceRequest(parity_rows=params.rows)
+    if params.require == "malformed":
+        return EvidenceRequest(malformed=True)
+    if params.require == "load":
+        return EvidenceRequest(load_requests=params.requests, load_concurrency=params.concurrency)
+    return EvidenceRequest()
 
 
 def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
@@ -65,23 +75,23 @@ def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
     return handlers[params.require](params, facts, serving)
 
 
-def _parity(params: Params, facts: Facts, serving: dict[str, Any]) -> CheckOutcome:
-    responses = serving["results"].get("parity", {}).get("responses", [])[: params.rows]
+def _parity(params: Params, facts: Facts, serving: ServingObservation) -> CheckOutcome:
+    responses = serving.parity[: params.rows]
     evaluation = facts.model_evaluation()
-    reference = evaluation.predictions.get(next(iter(facts.lab.lab.hidden), "valid"))
+    reference = evaluation.predictions.get(facts.served_dataset)
     if reference is None:
         return CheckOutcome.failed(f"the registered model could not be evaluated: {evaluation.load_error}")
     classes = facts.classes()
     samples: list[dict[str, Any]] = []
     agree = 0
     for index, response in enumerate(responses):
-        served = decode_prediction(response.get("body", "")) if _ok(response) else None
+        served = decode_prediction(response.body) if response.ok else None
         expected = normalise(reference[index], classes)
         got = None if served is None else normalise(served, classes)
         agree += got == expected
         if len(samples) < 5 or (got != expected and len(samples) < 15):
-            samples.append({"request": serving["bodies"][index], "status": response.get("status"),
-                            "response": response.get("body", response.get("error", ""))[:300],
+            samples.append({"request": serving.bodies[index], "status": response.status,
+                            "response": response.text[:300],
                             "registered_model": expected})
     share = agree / len(responses) if responses else 0.0
     evidence = {"agreement": round(share, 4), "compared": len(responses), "samples": samples,
@@ -92,20 +102,20 @@ def _parity(params: Params, facts: Facts, serving: dict[str, Any]) -> CheckOutco
                                f"({params.min_agreement:.0%} needed)", **evidence)
 
 
-def _accuracy(params: Params, facts: Facts, serving: dict[str, Any]) -> CheckOutcome:
-    responses = serving["results"].get("parity", {}).get("responses", [])[: params.rows]
+def _accuracy(params: Params, facts: Facts, serving: ServingObservation) -> CheckOutcome:
+    responses = serving.parity[: params.rows]
     if not responses:
         return CheckOutcome.errored("the probe sent no prediction requests")
-    labels, classes = facts.labels(next(iter(facts.lab.lab.hidden), "valid")), facts.classes()
+    labels, classes = facts.labels(facts.served_dataset), facts.classes()
     right = 0
     samples: list[dict[str, Any]] = []
     for index, response in enumerate(responses):
-        served = decode_prediction(response.get("body", "")) if _ok(response) else None
+        served = decode_prediction(response.body) if response.ok else None
         got = None if served is None else normalise(served, classes)
         right += got == labels[index]
         if got != labels[index] and len(samples) < 10:
-            samples.append({"request": serving["bodies"][index], "status": response.get("status"),
-                            "response": response.get("body", response.get("error", ""))[:300]})
+            samples.append({"request": serving.bodies[index], "status": response.status,
+                            "response": response.text[:300]})
     share = right / len(responses)
     evidence = {"accuracy": round(share, 4), "rows": len(responses), "min_accuracy": params.min_accuracy,
                 "wrong_samples": samples}
@@ -115,36 +125,35 @@ def _accuracy(params: Params, facts: Facts, serving: dict[str, Any]) -> CheckOut
                                f"({params.min_accuracy:.0%} needed)", **evidence)
 
 
-def _malformed(params: Params, facts: Facts, serving: dict[str, Any]) -> CheckOutcome:
-    responses = serving["results"].get("malformed", {}).get("responses", [])
-    after = serving["results"].get("after-malformed", {}).get("responses", [])
+def _malformed(params: Params, facts: Facts, serving: ServingObservation) -> CheckOutcome:
+    after = serving.after_malformed
     cases = []
-    for sent, response in zip(serving["malformed"], responses, strict=False):
-        cases.append({"case": sent["why"], "body": sent["body"][:200], "status": response.get("status"),
-                      "response": response.get("body", response.get("error", ""))[:200]})
+    for sent, response in zip(serving.malformed_sent, serving.malformed, strict=False):
+        cases.append({"case": sent.why, "body": sent.body[:200], "status": response.status,
+                      "response": response.text[:200]})
     bad = [c for c in cases if not (isinstance(c["status"], int) and 400 <= c["status"] < 500)]
-    evidence = {"cases": cases, "valid_after": after[0].get("status") if after else None}
+    evidence = {"cases": cases, "valid_after": after[0].status if after else None}
     if bad:
         first = bad[0]
         return CheckOutcome.failed(f"{first['case']}: got {first['status'] or 'no answer'}, a 4xx expected "
                                    f"({len(bad)}/{len(cases)} cases wrong)", **evidence)
-    if not after or not _ok(after[0]):
+    if not after or not after[0].ok:
         return CheckOutcome.failed("after the malformed requests a valid request failed", **evidence)
     return CheckOutcome.passed(f"{len(cases)} malformed requests got 4xx and the server kept serving", **evidence)
 
 
-def _load(params: Params, facts: Facts, serving: dict[str, Any]) -> CheckOutcome:
-    load = serving["results"].get("load", {})
-    results = load.get("results", [])
-    if not results:
+def _load(params: Params, facts: Facts, serving: ServingObservation) -> CheckOutcome:
+    load = serving.load
+    results = load.answers if load is not None else ()
+    if load is None or not results:
         return CheckOutcome.errored("the probe sent no load")
-    latencies = [r["latency_ms"] for r in results if _ok(r)]
-    errors = sum(not _ok(r) for r in results)
+    latencies = [r.latency_ms for r in results if r.ok]
+    errors = sum(not r.ok for r in results)
     error_rate = errors / len(results)
     p50, p95, p99 = (round(percentile(latencies, q), 2) for q in (0.5, 0.95, 0.99))
     evidence = {"requests": len(results), "concurrency": params.concurrency, "errors": errors,
                 "error_rate": round(error_rate, 4), "p50_ms": p50, "p95_ms": p95, "p99_ms": p99,
-                "wall_s": load.get("wall_s"), "max_p95_ms": params.max_p95_ms}
+                "wall_s": load.wall_s, "max_p95_ms": params.max_p95_ms}
     summary = f"p50 {p50} ms, p95 {p95} ms, p99 {p99} ms, {errors} errors in {len(results)} requests"
     if error_rate > params.max_error_rate:
         return CheckOutcome.failed(f"error rate {error_rate:.1%} over {params.max_error_rate:.1%}: {summary}",
@@ -154,4 +163,4 @@ def _load(params: Params, facts: Facts, serving: dict[str, Any]) -> CheckOutcome
     return CheckOutcome.passed(summary, **evidence)
 
 
-CHECK = CheckType(name="http", params=Params, evaluate=evaluate, summary=__doc__ or "")
+CHECK = CheckType(name="http", params=Params, evaluate=evaluate, summary=__doc__ or "", plan=plan)

@@ -30,6 +30,7 @@ from grader.checks.base import CheckContext, CheckParams, CheckType
 from grader.evidence import Facts
 from grader.evidence.labels import METRICS, normalise
 from grader.evidence.mlflow_snapshot import MlflowSnapshot, Run
+from grader.evidence.request import EvidenceRequest
 from grader.models import CheckOutcome
 
 
@@ -55,6 +56,11 @@ def _training_run(facts: Facts, snapshot: MlflowSnapshot) -> Run | None:
         return linked
     runs = _runs(facts, snapshot)
     return max(runs, key=lambda r: r.start_time_ms) if runs else None
+
+
+def plan(params: Params) -> EvidenceRequest:
+    """The registry snapshot; ``signature`` and ``metric-matches`` also the served version's evaluation."""
+    return EvidenceRequest(registry=True, model_evaluation=params.require in ("signature", "metric-matches"))
 
 
 def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
@@ -193,4 +199,4 @@ HANDLERS = {
     "lineage": _lineage, "alias": _alias, "metric-matches": _metric_matches,
 }
 
-CHECK = CheckType(name="mlflow", params=Params, evaluate=evaluate, summary=__doc__ or "")
+CHECK = CheckType(name="mlflow", params=Params, evaluate=evaluate, summary=__doc__ or "", plan=plan)

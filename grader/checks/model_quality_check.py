@@ -20,6 +20,7 @@ from pydantic import Field
 from grader.checks.base import CheckContext, CheckParams, CheckType
 from grader.evidence import Facts
 from grader.evidence.labels import METRICS, majority_label, normalise
+from grader.evidence.request import EvidenceRequest
 from grader.models import CheckOutcome
 
 
@@ -29,6 +30,11 @@ class Params(CheckParams):
     min: float = Field(0.0, ge=0, le=1, description="lowest acceptable score")
     baseline: Literal["none", "majority"] = Field("none", description="a trivial model the score must beat")
     margin: float = Field(0.0, ge=0, le=1, description="by how much the baseline must be beaten")
+
+
+def plan(params: Params) -> EvidenceRequest:
+    """The served registered version, scored by the grader's evaluator."""
+    return EvidenceRequest(registry=True, model_evaluation=True)
 
 
 def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
@@ -59,4 +65,4 @@ def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
     return CheckOutcome.passed(f"{params.metric} {score:.3f} on {len(actual)} hidden rows", **evidence)
 
 
-CHECK = CheckType(name="model-quality", params=Params, evaluate=evaluate, summary=__doc__ or "")
+CHECK = CheckType(name="model-quality", params=Params, evaluate=evaluate, summary=__doc__ or "", plan=plan)

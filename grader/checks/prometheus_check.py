@@ -14,17 +14,23 @@ scrapes again. ``require`` picks the property:
   promtool is installed.
 
 The report shows what the candidate's metrics claim beside what the probe measured.
+
+Example::
+
+    - {id: request-counter, title: The request counter counts every request, type: prometheus, points: 4,
+       require: counter, requests: 20}
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from grader.checks.base import CheckContext, CheckParams, CheckType
 from grader.errors import InfrastructureError
-from grader.evidence import Facts
+from grader.evidence import Facts, ServingObservation
+from grader.evidence.answers import HttpAnswer
 from grader.evidence.prometheus import (
     Family,
     deltas,
@@ -33,7 +39,7 @@ from grader.evidence.prometheus import (
     pick,
     promtool_findings,
 )
-from grader.evidence.serving import COUNTER_WINDOW
+from grader.evidence.request import EvidenceRequest
 from grader.models import CheckOutcome
 from grader.sandbox.tools import INPUT_MOUNT, find_tool, tool_path
 
@@ -44,31 +50,37 @@ class Params(CheckParams):
     tolerance: int = Field(0, ge=0, description="``counter``/``histogram``: allowed difference")
 
 
-def _scrape(serving: dict[str, Any], label: str) -> tuple[list[Family] | None, str]:
-    response = serving["results"].get(label, {})
-    if response.get("status") != 200:
-        return None, f"{serving['metrics_url']} answered {response.get('status') or response.get('error')}"
+def plan(params: Params) -> EvidenceRequest:
+    """The scrapes around the counter window; ``counter``/``histogram``: ``requests`` valid requests in it."""
+    if params.require in ("counter", "histogram"):
+        return EvidenceRequest(metrics_scrapes=True, counter_requests=params.requests)
+    return EvidenceRequest(metrics_scrapes=True)
+
+
+def _scrape(serving: ServingObservation, scrape: HttpAnswer) -> tuple[list[Family] | None, str]:
+    if scrape.status != 200:
+        return None, f"{serving.metrics_url} answered {scrape.describe_status()}"
     try:
-        return parse_exposition(response.get("body", "")), ""
+        return parse_exposition(scrape.body), ""
     except (ValueError, IndexError, KeyError) as exc:
-        return None, f"{serving['metrics_url']} does not serve valid exposition text: {exc}"
+        return None, f"{serving.metrics_url} does not serve valid exposition text: {exc}"
 
 
 def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
     facts: Facts = ctx.require_facts()
     serving = facts.serving()
-    before, problem = _scrape(serving, "scrape-before")
+    before, problem = _scrape(serving, serving.scrape_before)
     if before is None:
         return CheckOutcome.failed(problem)
     if params.require == "exposition":
         names = sorted(f.name for f in before)
         return CheckOutcome.passed(f"{len(before)} metric families", families=names[:50])
-    after, problem = _scrape(serving, "scrape-after")
+    after, problem = _scrape(serving, serving.scrape_after)
     if after is None:
         return CheckOutcome.failed(problem)
     if params.require == "names":
         return _names(serving, after, ctx)
-    sent = sum(1 for r in serving["results"].get(COUNTER_WINDOW, {}).get("responses", []) if r.get("status"))
+    sent = sum(1 for answer in serving.counter_window if answer.status is not None)
     manifest = facts.manifest.metrics
     if params.require == "counter":
         kind, suffix, preferred, noun = "counter", "_total", manifest.request_counter, "request counter"
@@ -86,9 +98,9 @@ def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
                                "requests", **evidence)
 
 
-def _names(serving: dict[str, Any], families: list[Family], ctx: CheckContext) -> CheckOutcome:
+def _names(serving: ServingObservation, families: list[Family], ctx: CheckContext) -> CheckOutcome:
     problems = naming_problems(families)
-    text = serving["results"].get("scrape-after", {}).get("body", "")
+    text = serving.scrape_after.body
     evidence = {"problems": problems, "promtool": _promtool_check_metrics(text, ctx)}
     if problems:
         return CheckOutcome.failed(f"{len(problems)} naming problem(s): {problems[0]}", **evidence)
@@ -114,4 +126,4 @@ def _promtool_check_metrics(text: str, ctx: CheckContext) -> list[str] | str:
     return promtool_findings(result.stdout + result.stderr)
 
 
-CHECK = CheckType(name="prometheus", params=Params, evaluate=evaluate, summary=__doc__ or "")
+CHECK = CheckType(name="prometheus", params=Params, evaluate=evaluate, summary=__doc__ or "", plan=plan)

@@ -29,6 +29,7 @@ from grader.checks.base import CheckContext, CheckParams, CheckType
 from grader.evidence import Facts
 from grader.evidence.labels import normalise
 from grader.evidence.promotion import PROMOTION, ROLLBACK, DrillResult, WatchPhase
+from grader.evidence.request import EvidenceRequest
 from grader.evidence.serving import decode_prediction
 from grader.models import CheckOutcome
 
@@ -38,6 +39,11 @@ class Params(CheckParams):
     rows: int = Field(10, ge=1, le=100, description="hidden rows sent in every round of the drill")
     min_agreement: float = Field(0.98, ge=0, le=1, description="``rollback``: share of answers that must agree "
                                                                "with the candidate's version")
+
+
+def plan(params: Params) -> EvidenceRequest:
+    """The promotion drill with ``rows`` rows a round, and the candidate's version scored before it."""
+    return EvidenceRequest(registry=True, model_evaluation=True, promotion_rows=params.rows)
 
 
 def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
@@ -86,7 +92,7 @@ def _rollback(params: Params, facts: Facts, drill: DrillResult) -> CheckOutcome:
         return _not_followed(phase, f"the server still served the sentinel version {drill.plan.sentinel_version}",
                              evidence)
     evaluation = facts.model_evaluation()
-    reference = evaluation.predictions.get(next(iter(facts.lab.lab.hidden), "valid"))
+    reference = evaluation.predictions.get(facts.served_dataset)
     if reference is None:
         return CheckOutcome.failed(f"the candidate's version could not be evaluated: {evaluation.load_error}",
                                    **evidence)
@@ -117,4 +123,4 @@ def _no_errors(drill: DrillResult) -> CheckOutcome:
     return CheckOutcome.passed(f"all {answered} requests during the switches got a 2xx", **evidence)
 
 
-CHECK = CheckType(name="promotion", params=Params, evaluate=evaluate, summary=__doc__ or "")
+CHECK = CheckType(name="promotion", params=Params, evaluate=evaluate, summary=__doc__ or "", plan=plan)

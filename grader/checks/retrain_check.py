@@ -27,6 +27,7 @@ from pydantic import Field
 from grader.checks.base import CheckContext, CheckParams, CheckType
 from grader.evidence import Facts
 from grader.evidence.labels import METRICS, normalise
+from grader.evidence.request import EvidenceRequest
 from grader.evidence.retraining import Retraining
 from grader.models import CheckOutcome
 
@@ -36,6 +37,11 @@ class Params(CheckParams):
     dataset: str = Field("shifted", description="``improves``: hidden data set both versions are scored on")
     metric: Literal["accuracy", "f1_macro"] = Field("accuracy", description="``improves``: the score")
     margin: float = Field(0.05, ge=0, le=1, description="``improves``: by how much the new version must be better")
+
+
+def plan(params: Params) -> EvidenceRequest:
+    """The served version scored before the late steps, and the newest one they registered."""
+    return EvidenceRequest(registry=True, model_evaluation=True, retraining=True)
 
 
 def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
@@ -94,4 +100,4 @@ def _improves(params: Params, facts: Facts, retraining: Retraining, evidence: di
     return CheckOutcome.passed(f"{summary} (+{gain:.3f})", **evidence)
 
 
-CHECK = CheckType(name="retrain", params=Params, evaluate=evaluate, summary=__doc__ or "")
+CHECK = CheckType(name="retrain", params=Params, evaluate=evaluate, summary=__doc__ or "", plan=plan)

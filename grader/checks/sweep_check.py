@@ -29,6 +29,7 @@ from grader.checks.base import CheckContext, CheckParams, CheckType
 from grader.evidence import Facts
 from grader.evidence.labels import METRICS
 from grader.evidence.mlflow_snapshot import Run
+from grader.evidence.request import EvidenceRequest
 from grader.evidence.sweep import RunScore, distinct_param_sets, marked_runs, score_runs, sweep_runs
 from grader.models import CheckOutcome
 
@@ -42,6 +43,11 @@ class Params(CheckParams):
     tolerance: float = Field(0.02, ge=0, description="``metrics-match``: largest allowed |claimed - measured|")
     tie_tolerance: float = Field(0.0, ge=0, description="``best-chosen``: how far below the best the chosen run "
                                                         "may measure")
+
+
+def plan(params: Params) -> EvidenceRequest:
+    """The registry snapshot, and each sweep run's own model scored by the grader's evaluator."""
+    return EvidenceRequest(registry=True, sweep_metric=params.metric)
 
 
 def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
@@ -119,4 +125,4 @@ def _best_chosen(params: Params, runs: list[Run], scores: list[RunScore], tag: s
                                f"{best_id} measures {measured[best_id]:.4f} on {params.dataset}", **evidence)
 
 
-CHECK = CheckType(name="sweep", params=Params, evaluate=evaluate, summary=__doc__ or "")
+CHECK = CheckType(name="sweep", params=Params, evaluate=evaluate, summary=__doc__ or "", plan=plan)

@@ -14,15 +14,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from grader.evidence.answers import HttpAnswer
 from grader.evidence.prometheus import parse_exposition
 from grader.labs.manifest import DriftSection
+from grader.probe.labels import (
+    BASELINE_BATCH,
+    SHIFTED_BATCH,
+    SIGNAL_AFTER_BASELINE,
+    SIGNAL_AFTER_SHIFT,
+    SIGNAL_AT_START,
+)
 
-# Probe labels, in the order the probe runs them.
-SIGNAL_AT_START = "drift-signal-at-start"
-BASELINE_BATCH = "drift-baseline-batch"
-SIGNAL_AFTER_BASELINE = "drift-signal-after-baseline"
-SHIFTED_BATCH = "drift-shifted-batch"
-SIGNAL_AFTER_SHIFT = "drift-signal-after-shift"
+__all__ = ["BASELINE_BATCH", "SHIFTED_BATCH", "SIGNAL_AFTER_BASELINE", "SIGNAL_AFTER_SHIFT", "SIGNAL_AT_START",
+           "DriftPlan", "SignalReading", "accepted", "cycle", "drift_actions", "read_signal"]
 
 
 @dataclass(frozen=True)
@@ -68,18 +72,19 @@ class SignalReading:
     problem: str | None = None
 
     def raised(self, threshold: float) -> bool:
+        """Whether the value is at or over ``threshold``."""
         return self.value is not None and self.value >= threshold
 
     def describe(self) -> str:
+        """The value, or why there is none."""
         return f"{self.value:g}" if self.value is not None else self.problem or "no value"
 
 
-def read_signal(response: dict[str, Any], signal: DriftSection) -> SignalReading:
+def read_signal(response: HttpAnswer, signal: DriftSection) -> SignalReading:
     """The signal in one probe answer: the largest sample of the metric, or the endpoint's JSON key."""
-    status = response.get("status")
-    if status != 200:
-        return SignalReading(None, f"answered {status or response.get('error') or 'nothing'}")
-    body = response.get("body", "")
+    if response.status != 200:
+        return SignalReading(None, f"answered {response.describe_status()}")
+    body = response.body
     if signal.endpoint:
         return _from_json(body, signal.key)
     return _from_exposition(body, signal.metric)
@@ -116,8 +121,6 @@ def _from_json(body: str, key: str) -> SignalReading:
     return SignalReading(None, f"{key!r} is {type(value).__name__}, not a boolean or a number")
 
 
-def accepted(batch: dict[str, Any]) -> tuple[int, int]:
+def accepted(answers: Sequence[HttpAnswer]) -> tuple[int, int]:
     """(answered 2xx, sent) of one batch the probe sent."""
-    responses = batch.get("responses", [])
-    ok = sum(1 for r in responses if isinstance(r.get("status"), int) and 200 <= r["status"] < 300)
-    return ok, len(responses)
+    return sum(1 for a in answers if a.ok), len(answers)

@@ -47,7 +47,7 @@ class ModelVersion:
                    created_ms=int(raw.get("creation_timestamp") or 0))
 
 
-@dataclass
+@dataclass(frozen=True)
 class MlflowSnapshot:
     """Runs, registered versions and aliases at the moment the probe looked."""
 

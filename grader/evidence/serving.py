@@ -1,5 +1,5 @@
-"""Talking to a candidate's model server: request bodies in every common format, answers in every
-common shape, and the one probe sequence that gathers all serving and metrics evidence."""
+"""Talking to a candidate's model server: request bodies in every common format, broken requests, and
+answers in every common shape."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-COUNTER_WINDOW = "counter-window"
 
 
 def encode_row(request_format: str, features: Sequence[str], row: Sequence[Any]) -> Any:
@@ -27,15 +25,24 @@ def encode_row(request_format: str, features: Sequence[str], row: Sequence[Any])
     raise ValueError(f"unknown request format {request_format!r}")
 
 
-def malformed_bodies(request_format: str, features: Sequence[str], row: Sequence[float]) -> list[dict[str, str]]:
+@dataclass(frozen=True)
+class MalformedRequest:
+    """A broken request a robust server must answer with 4xx, and what is wrong with it."""
+
+    why: str
+    body: str
+    content_type: str = "application/json"
+
+
+def malformed_bodies(request_format: str, features: Sequence[str], row: Sequence[float]) -> list[MalformedRequest]:
     """Broken requests a robust server must answer with 4xx: each names what is wrong with it."""
     short = encode_row(request_format, features[:-1], row[:-1])
     as_text = encode_row(request_format, features, ["not-a-number"] * len(row))
     return [
-        {"why": "body is not JSON", "body": "{not json", "content_type": "application/json"},
-        {"why": "empty JSON object", "body": "{}", "content_type": "application/json"},
-        {"why": "one feature missing", "body": json.dumps(short), "content_type": "application/json"},
-        {"why": "strings instead of numbers", "body": json.dumps(as_text), "content_type": "application/json"},
+        MalformedRequest("body is not JSON", "{not json"),
+        MalformedRequest("empty JSON object", "{}"),
+        MalformedRequest("one feature missing", json.dumps(short)),
+        MalformedRequest("strings instead of numbers", json.dumps(as_text)),
     ]
 
 
@@ -61,38 +68,6 @@ def decode_prediction(body: str) -> Any:
         else:
             return value
     return value
-
-
-@dataclass(frozen=True)
-class ServingPlan:
-    """How much of each kind of traffic the rubric asks for."""
-
-    parity_rows: int = 0
-    counter_requests: int = 0
-    load_requests: int = 0
-    load_concurrency: int = 1
-    malformed: bool = False
-
-
-def probe_actions(plan: ServingPlan, predict_url: str, metrics_url: str, bodies: list[Any],
-                  malformed: list[dict[str, str]]) -> list[dict[str, Any]]:
-    """The probe's sequence. The counter window holds exactly ``counter_requests`` valid predictions
-    and nothing else, so the counters' deltas can be compared with what was really sent."""
-    actions: list[dict[str, Any]] = [{"label": "scrape-before", "do": "get", "url": metrics_url}]
-    if plan.counter_requests:
-        window = [bodies[i % len(bodies)] for i in range(plan.counter_requests)]
-        actions.append({"label": COUNTER_WINDOW, "do": "predict", "url": predict_url, "bodies": window})
-    actions.append({"label": "scrape-after", "do": "get", "url": metrics_url})
-    if plan.parity_rows:
-        actions.append({"label": "parity", "do": "predict", "url": predict_url, "bodies": bodies[: plan.parity_rows]})
-    if plan.malformed:
-        actions.append({"label": "malformed", "do": "raw", "url": predict_url,
-                        "requests": [{k: v for k, v in m.items() if k != "why"} for m in malformed]})
-        actions.append({"label": "after-malformed", "do": "predict", "url": predict_url, "bodies": bodies[:1]})
-    if plan.load_requests:
-        actions.append({"label": "load", "do": "load", "url": predict_url, "bodies": bodies,
-                        "requests": plan.load_requests, "concurrency": plan.load_concurrency})
-    return actions
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:

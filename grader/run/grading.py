@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from grader.checks import get_check_type
+from grader.checks import get_check_type, rubric_evidence_request
 from grader.checks.base import CheckContext
 from grader.errors import EngineLostError, InfrastructureError
 from grader.evidence import MODEL_SERVER, Facts
@@ -44,7 +44,8 @@ class RubricEvaluator:
         """The lazily gathered run evidence, available once the steps have run."""
         self.facts = Facts(lab=self.run.lab, manifest=self.run.manifest, started_at_ms=self.run.started_at_ms,
                            services=self.run.services, run_probe=probe_runner(self.run, self.sandbox),
-                           scratch=self.run.scratch / "evidence", restart_model_server=self._restart_model_server)
+                           scratch=self.run.scratch / "evidence", request=rubric_evidence_request(self.run.lab),
+                           restart_model_server=self._restart_model_server)
         return self.facts
 
     def _restart_model_server(self) -> ServiceResult:

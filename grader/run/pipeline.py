@@ -15,7 +15,7 @@ from typing import Any
 
 from grader import probe
 from grader.errors import InfrastructureError, LabError
-from grader.evidence import TRACKING_SERVICE, parse_probe_output
+from grader.evidence import parse_probe_output, tracking_url
 from grader.labs.loading import LoadedLab
 from grader.labs.manifest import SubmissionManifest, default_manifest, load_manifest
 from grader.labs.templating import render
@@ -87,9 +87,8 @@ def dependency_mounts(run: RunState) -> tuple[Mount, ...]:
 
 
 def tracking_uri(lab: LoadedLab) -> str:
-    """Where the run's MLflow server answers on the run network ("" when the lab has none)."""
-    service = next((s for s in lab.lab.services if s.id == TRACKING_SERVICE), None)
-    return f"http://{TRACKING_SERVICE}:{service.port}" if service else ""
+    """The run's MLflow server for the probe's environment ("" when the lab runs none)."""
+    return tracking_url(lab) or ""
 
 
 def probe_runner(run: RunState, sandbox: Sandbox) -> Callable[..., list[dict[str, Any]]]:

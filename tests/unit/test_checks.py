@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from grader.checks import all_check_types, get_check_type
-from grader.checks.base import CheckContext
 from grader.errors import LabError
 from grader.models import Status, StepResult
-
-
-def _never(*args: Any) -> Any:
-    raise AssertionError("a file check must not touch the sandbox")
-
-
-def make_context(tmp_path: Path, files: dict[str, str], steps: dict[str, StepResult] | None = None) -> CheckContext:
-    root = tmp_path / "submission"
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    root.mkdir(exist_ok=True)
-    (tmp_path / "artifacts").mkdir()
-    return CheckContext(submission_dir=root, artifacts_dir=tmp_path / "artifacts", scratch_dir=tmp_path,
-                        steps=steps or {}, services={}, run_in_sandbox=_never, copy_from_sandbox=_never)
-
-
-def run_check(tmp_path: Path, check_type: str, params: dict[str, Any], files: dict[str, str],
-              steps: dict[str, StepResult] | None = None):
-    check = get_check_type(check_type)
-    return check.evaluate(check.params.model_validate(params), make_context(tmp_path, files, steps))
-
+from tests.unit.check_contract import make_context, run_check
 
 PINNED = r"^(?!\s*(#|$|-))(?!.*==).*$"
 CI = "jobs:\n  test:\n    steps:\n      - uses: actions/checkout@v4\n      - run: python -m pytest\n"
@@ -89,7 +66,7 @@ CASES = [
 @pytest.mark.parametrize(("check_type", "params", "files", "status", "fragment"),
                          [case[1:] for case in CASES], ids=[case[0] for case in CASES])
 def test_file_based_check_types(tmp_path, check_type, params, files, status, fragment):
-    outcome = run_check(tmp_path, check_type, params, files)
+    outcome = run_check(check_type, params, make_context(tmp_path, files))
     assert outcome.status == status, outcome.message
     assert fragment in outcome.message
 
@@ -128,7 +105,7 @@ def _step(**fields: Any) -> StepResult:
     ({"step": "other"}, _step(), Status.error, "no step 'other'"),
 ], ids=["ok", "exit-1", "stdout-mismatch", "timeout", "oom", "skipped", "other-exit-code", "forbidden", "unknown"])
 def test_command_check_reads_the_step_result(tmp_path, params, step, status, fragment):
-    outcome = run_check(tmp_path, "command", params, {}, steps={"train": step})
+    outcome = run_check("command", params, make_context(tmp_path, steps={"train": step}))
     assert outcome.status == status
     assert fragment in outcome.message
 
@@ -142,7 +119,7 @@ def test_dependencies_check_passes_unless_the_requirements_failed(tmp_path):
     from grader.run.dependencies import DependencyOutcome
 
     check = get_check_type("dependencies")
-    context = make_context(tmp_path, {})
+    context = make_context(tmp_path)
     context.dependencies = DependencyOutcome("satisfied", "the runtime stack meets all 3 requirement(s)")
     assert check.evaluate(check.params(), context).status == Status.passed
     context.dependencies = DependencyOutcome("failed", "scikit-learn==0.0.1: no such version",

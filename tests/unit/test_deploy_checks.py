@@ -9,11 +9,9 @@ from typing import Any
 
 import pytest
 
-from grader.checks import get_check_type
-from grader.checks.base import CheckContext
 from grader.evidence.deploy.dockerfile import Dockerfile, map_base_images
-from grader.labs.manifest import SubmissionManifest
 from grader.models import Status
+from tests.unit import check_contract as contract
 
 REFERENCE = Path(__file__).resolve().parents[2] / "labs" / "deploy" / "reference"
 
@@ -32,15 +30,7 @@ CMD ["python", "app.py"]
 
 def run_check(tmp_path: Path, check_type: str, params: dict[str, Any], files: dict[str, str],
               manifest: dict[str, Any] | None = None):
-    root = tmp_path / "submission"
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    check = get_check_type(check_type)
-    ctx = CheckContext(submission_dir=root, artifacts_dir=tmp_path, scratch_dir=tmp_path, steps={}, services={},
-                       run_in_sandbox=lambda *a: None, copy_from_sandbox=lambda *a: None,  # type: ignore[arg-type]
-                       manifest=SubmissionManifest.model_validate(manifest or {}))
-    return check.evaluate(check.params.model_validate(params), ctx)
+    return contract.run_check(check_type, params, contract.make_context(tmp_path, files, manifest=manifest or {}))
 
 
 @pytest.mark.parametrize("rule", ["pinned-base", "non-root", "no-add-url", "expose", "deps-before-source"])

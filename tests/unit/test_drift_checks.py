@@ -5,15 +5,14 @@ the ``drift`` and ``retrain`` checks passing and failing for the right reasons."
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from grader.checks import get_check_type
-from grader.checks.base import CheckContext
 from grader.evidence import ModelEvaluation
+from grader.evidence.answers import HttpAnswer
 from grader.evidence.drift import (
     BASELINE_BATCH,
     SHIFTED_BATCH,
@@ -24,10 +23,12 @@ from grader.evidence.drift import (
     drift_actions,
     read_signal,
 )
+from grader.evidence.drift_observation import DriftObservation
 from grader.evidence.mlflow_snapshot import MlflowSnapshot, ModelVersion
 from grader.evidence.retraining import Retraining, registered_between
 from grader.labs.manifest import DriftSection, SubmissionManifest
 from grader.models import Status
+from tests.unit.check_contract import FakeEvidence, make_context, run_check
 
 GAUGE = """# HELP feature_drift_detected 1 while drifting.
 # TYPE feature_drift_detected gauge
@@ -39,8 +40,8 @@ feature_drift_score{{feature="temperature"}} {temperature}
 """
 
 
-def scraped(text: str, status: int = 200) -> dict[str, Any]:
-    return {"status": status, "body": text}
+def scraped(text: str, status: int = 200) -> HttpAnswer:
+    return HttpAnswer(status=status, body=text)
 
 
 # --- reading the signal -------------------------------------------------------------------------
@@ -62,7 +63,7 @@ def test_the_largest_sample_of_a_labelled_metric_is_the_signal():
 @pytest.mark.parametrize(("response", "fragment"), [
     (scraped("# TYPE other gauge\nother 1\n"), "no metric 'feature_drift_detected'"),
     (scraped("", status=404), "answered 404"),
-    ({"status": None, "error": "ConnectionRefusedError"}, "ConnectionRefusedError"),
+    (HttpAnswer(status=None, error="ConnectionRefusedError"), "ConnectionRefusedError"),
     (scraped("feature_drift_detected not-a-number\n"), "invalid exposition"),
 ])
 def test_an_unreadable_metric_says_why(response, fragment):
@@ -121,50 +122,25 @@ def test_the_in_distribution_batch_size_varies_with_the_seed_within_bounds():
 # --- the drift check ----------------------------------------------------------------------------
 
 
-def ok(count: int) -> dict[str, Any]:
-    return {"responses": [{"status": 200, "body": '{"prediction": "none"}'}] * count}
+def ok(count: int) -> tuple[HttpAnswer, ...]:
+    return (HttpAnswer(status=200, body='{"prediction": "none"}'),) * count
 
 
-def observation(after_baseline: str, after_shift: str, baseline: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"signal_url": "http://model-server:8000/metrics", "results": {
-        SIGNAL_AT_START: scraped(GAUGE.format(value=0)),
-        BASELINE_BATCH: baseline or ok(100),
-        SIGNAL_AFTER_BASELINE: scraped(GAUGE.format(value=after_baseline)),
-        SHIFTED_BATCH: ok(100),
-        SIGNAL_AFTER_SHIFT: scraped(GAUGE.format(value=after_shift)),
-    }}
+def observation(after_baseline: str, after_shift: str,
+                baseline: tuple[HttpAnswer, ...] | None = None) -> DriftObservation:
+    return DriftObservation(signal_url="http://model-server:8000/metrics",
+                            at_start=scraped(GAUGE.format(value=0)), baseline_batch=baseline or ok(100),
+                            after_baseline=scraped(GAUGE.format(value=after_baseline)), shifted_batch=ok(100),
+                            after_shift=scraped(GAUGE.format(value=after_shift)))
 
 
-@dataclass
-class StubFacts:
-    """What the drift and retrain checks ask of ``grader.evidence.Facts``, recorded."""
-
-    observed: dict[str, Any] = field(default_factory=dict)
-    retrained: Retraining | None = None
-    manifest: SubmissionManifest = field(default_factory=SubmissionManifest)
-    truth: list[str] = field(default_factory=list)
-    model_name: str = "fault-classifier"
-
-    def drift(self) -> dict[str, Any]:
-        return self.observed
-
-    def retraining(self) -> Retraining:
-        assert self.retrained is not None
-        return self.retrained
-
-    def labels(self, name: str) -> list[str]:
-        return self.truth
-
-    def classes(self) -> list[str]:
-        return sorted(set(self.truth))
+def StubFacts(observed: DriftObservation | None = None, **fields: Any) -> FakeEvidence:
+    """The drift and retrain checks' evidence, recorded."""
+    return FakeEvidence(drifted=observed, **fields)
 
 
-def evaluate(check_type: str, params: dict[str, Any], facts: StubFacts, tmp_path: Path):
-    check = get_check_type(check_type)
-    ctx = CheckContext(submission_dir=tmp_path, artifacts_dir=tmp_path, scratch_dir=tmp_path, steps={}, services={},
-                       run_in_sandbox=lambda *a: None, copy_from_sandbox=lambda *a: None,  # type: ignore[arg-type]
-                       facts=facts)
-    return check.evaluate(check.params.model_validate(params), ctx)
+def evaluate(check_type: str, params: dict[str, Any], facts: FakeEvidence, tmp_path: Path):
+    return run_check(check_type, params, make_context(tmp_path, facts=facts))
 
 
 @pytest.mark.parametrize(("require", "after_baseline", "after_shift", "status", "fragment"), [
@@ -182,15 +158,14 @@ def test_drift_check_judges_the_signal_after_each_batch(tmp_path, require, after
 
 
 def test_drift_check_fails_when_the_server_refused_the_traffic(tmp_path):
-    refused = {"responses": [{"status": 500, "body": ""}] * 90 + [{"status": 200, "body": "{}"}] * 10}
+    refused = (HttpAnswer(status=500),) * 90 + (HttpAnswer(status=200, body="{}"),) * 10
     outcome = evaluate("drift", {"require": "quiet"}, StubFacts(observation("0", "1", baseline=refused)), tmp_path)
     assert outcome.status == Status.failed
     assert "answered 10 of the 100 in-distribution requests" in outcome.message
 
 
 def test_drift_check_fails_when_the_signal_is_not_exposed(tmp_path):
-    facts = StubFacts(observation("0", "1"))
-    facts.observed["results"][SIGNAL_AFTER_BASELINE] = scraped("# TYPE other gauge\nother 0\n")
+    facts = StubFacts(replace(observation("0", "1"), after_baseline=scraped("# TYPE other gauge\nother 0\n")))
     outcome = evaluate("drift", {"require": "quiet"}, facts, tmp_path)
     assert outcome.status == Status.failed and "unreadable" in outcome.message
 
@@ -295,8 +270,8 @@ def test_the_drift_lab_mounts_its_retraining_data_into_the_retrain_step_only():
 
 @pytest.mark.parametrize(("stage", "status"), [("Production", Status.passed), ("None", Status.failed)])
 def test_retrain_promoted_follows_a_legacy_stage_without_an_alias(tmp_path, stage, status):
-    retrained = retraining(TRUTH, TRUTH)
-    retrained.registered = [ModelVersion("fault-classifier", "2", "run2", "", stage, 0)]
+    new = ModelVersion("fault-classifier", "2", "run2", "", stage, 0)
+    retrained = replace(retraining(TRUTH, TRUTH), registered=[new])
     manifest = SubmissionManifest.model_validate({"model": {"name": "fault-classifier", "stage": "Production"}})
     outcome = evaluate("retrain", {"require": "promoted"}, StubFacts(retrained=retrained, truth=TRUTH,
                                                                      manifest=manifest), tmp_path)

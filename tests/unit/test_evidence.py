@@ -8,14 +8,23 @@ the probe's REST calls.
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from grader.checks import rubric_evidence_request
+from grader.evidence.answers import HttpAnswer
 from grader.evidence.labels import accuracy, f1_macro, majority_label, normalise
 from grader.evidence.mlflow_snapshot import MlflowSnapshot
 from grader.evidence.prometheus import Delta, deltas, naming_problems, parse_exposition, pick, total
+from grader.evidence.request import DriftRequest, EvidenceRequest, merge_all
 from grader.evidence.serving import decode_prediction, encode_row, malformed_bodies, percentile
+from grader.labs.loading import load_lab
+from grader.paths import project_paths
+from grader.probe.labels import COUNTER_WINDOW, PARITY, SCRAPE_AFTER, SCRAPE_BEFORE
+from tests.unit.check_contract import ScriptedProbe, make_facts
 
 FEATURES = ["temperature", "vibration", "pressure"]
 ROW = [57.5, 3.77, 86.8]
@@ -199,17 +208,17 @@ def test_an_unknown_request_format_is_refused():
 @pytest.mark.parametrize("request_format",
                          ["flat", "features", "data", "dataframe_split", "dataframe_records"])
 def test_malformed_bodies_break_the_format_in_four_named_ways(request_format):
-    cases = {case["why"]: case for case in malformed_bodies(request_format, FEATURES, ROW)}
+    cases = {case.why: case for case in malformed_bodies(request_format, FEATURES, ROW)}
     assert list(cases) == ["body is not JSON", "empty JSON object", "one feature missing",
                            "strings instead of numbers"]
-    assert all(case["content_type"] == "application/json" for case in cases.values())
+    assert all(case.content_type == "application/json" for case in cases.values())
     with pytest.raises(ValueError):
-        json.loads(cases["body is not JSON"]["body"])
-    assert json.loads(cases["empty JSON object"]["body"]) == {}
-    short = json.loads(cases["one feature missing"]["body"])
+        json.loads(cases["body is not JSON"].body)
+    assert json.loads(cases["empty JSON object"].body) == {}
+    short = json.loads(cases["one feature missing"].body)
     assert short == encode_row(request_format, FEATURES[:2], ROW[:2])
     assert "pressure" not in json.dumps(short) and "86.8" not in json.dumps(short)
-    as_text = json.loads(cases["strings instead of numbers"]["body"])
+    as_text = json.loads(cases["strings instead of numbers"].body)
     assert as_text == encode_row(request_format, FEATURES, ["not-a-number"] * 3)
 
 
@@ -446,3 +455,75 @@ def test_an_empty_server_is_an_empty_snapshot_not_an_error():
     snapshot = MlflowSnapshot.from_probe(empty)
     assert snapshot.error is None
     assert snapshot.runs_since(STARTED_MS) == []
+
+
+# --- what the rubric asks for, and what is collected -----------------------------------------
+
+
+def test_requests_merge_to_the_most_traffic_any_check_asks_for():
+    merged = merge_all([
+        EvidenceRequest(parity_rows=40, load_requests=200, load_concurrency=4),
+        EvidenceRequest(parity_rows=10, malformed=True, counter_requests=20, sweep_metric="val_f1"),
+        EvidenceRequest(drift=DriftRequest(requests=50, baseline="holdout", shifted="shifted"),
+                        sweep_metric="val_accuracy"),
+        EvidenceRequest(drift=DriftRequest(requests=120, baseline="other", shifted="other-shift")),
+    ])
+    assert merged == EvidenceRequest(parity_rows=40, malformed=True, load_requests=200, load_concurrency=4,
+                                     counter_requests=20, sweep_metric="val_accuracy",
+                                     drift=DriftRequest(requests=120, baseline="holdout", shifted="shifted"))
+    assert merged.serving and merged.models
+    assert merge_all([]) == EvidenceRequest() and not EvidenceRequest().serving and not EvidenceRequest().models
+
+
+@pytest.mark.parametrize("lab_id", ["capstone-review", "drift", "mlops-capstone", "observe", "registry", "track"])
+def test_a_rubric_asks_for_the_traffic_its_serving_checks_name(lab_id):
+    lab = load_lab(lab_id, project_paths())
+    request = rubric_evidence_request(lab)
+    params = [(c.type, lab.rubric.params[c.id]) for c in lab.rubric.rubric.checks]
+    http = [p for t, p in params if t == "http"]
+    assert request.parity_rows == max((p.rows for p in http if p.require in ("parity", "accuracy")), default=0)
+    assert request.malformed == any(p.require == "malformed" for p in http)
+    assert request.counter_requests == max((p.requests for t, p in params
+                                            if t == "prometheus" and p.require in ("counter", "histogram")), default=0)
+    assert (request.drift is not None) == any(t == "drift" for t, _ in params)
+    assert request.retraining == any(t == "retrain" for t, _ in params)
+    assert bool(request.promotion_rows) == any(t == "promotion" for t, _ in params)
+
+
+def refusing_probe(*args: Any) -> list[dict]:
+    raise AssertionError("nothing was asked for: the probe must not run")
+
+
+def test_evidence_nobody_asked_for_is_never_collected(tmp_path):
+    facts = make_facts(tmp_path, load_lab("mlops-capstone", project_paths()), refusing_probe, request=EvidenceRequest())
+    started: list[Any] = []
+    facts.start_evaluator(started.append)
+    facts.prefetch()
+    facts.observe_before_late_steps(started.append)
+    facts.observe_after_late_steps()
+    assert started == []
+
+
+def answering(script: str, plan: dict[str, Any] | None, arguments: list[str], files: Path | None) -> list[dict]:
+    assert script == "agent" and plan is not None
+    answers: dict[str, Any] = {}
+    for action in plan["actions"]:
+        if action["do"] == "get":
+            answers[action["label"]] = {"status": 200, "body": f"# scraped for {action['label']}\n"}
+        else:
+            answers[action["label"]] = {"responses": [{"status": 200, "body": '{"prediction": "none"}',
+                                                      "latency_ms": 3.5}] * len(action["bodies"])}
+    return [answers]
+
+
+def test_the_serving_sequence_is_what_the_request_asks_and_comes_back_typed(tmp_path):
+    probe = ScriptedProbe(answering)
+    facts = make_facts(tmp_path, load_lab("mlops-capstone", project_paths()), probe,
+                       request=EvidenceRequest(parity_rows=3, counter_requests=5))
+    observed = facts.serving()
+    assert probe.actions() == [SCRAPE_BEFORE, COUNTER_WINDOW, SCRAPE_AFTER, PARITY]
+    assert observed.scrape_after == HttpAnswer(status=200, body=f"# scraped for {SCRAPE_AFTER}\n")
+    assert len(observed.counter_window) == 5 and len(observed.parity) == 3
+    assert all(answer.ok and answer.latency_ms == 3.5 for answer in observed.parity)
+    assert observed.malformed == () and observed.load is None
+    assert facts.serving() is observed and len(probe.calls) == 1  # collected once per run

@@ -25,8 +25,8 @@ from grader.evidence.alert_scenarios import (
     unit_test,
 )
 from grader.evidence.promql import dashboard_queries, selectors
-from grader.labs.manifest import SubmissionManifest
 from grader.models import Status, StepResult
+from tests.unit import check_contract as contract
 
 # --- PromQL --------------------------------------------------------------------------------------
 
@@ -142,12 +142,6 @@ EXPOSITION = ("# TYPE requests counter\nrequests_total{status=\"200\"} 20\n"
               "latency_seconds_bucket{le=\"+Inf\"} 20\nlatency_seconds_count 20\nlatency_seconds_sum 1\n")
 
 
-class FakeFacts:
-    def __init__(self, body: str) -> None:
-        self.body = body
-
-    def serving(self) -> dict[str, Any]:
-        return {"results": {"scrape-after": {"status": 200, "body": self.body}}}
 
 
 class FakeTools:
@@ -168,21 +162,8 @@ class FakeTools:
 
 def make_context(tmp_path: Path, files: dict[str, str], tools: FakeTools | None = None,
                  manifest: dict[str, Any] | None = None, body: str = EXPOSITION) -> CheckContext:
-    root = tmp_path / "submission"
-    root.mkdir()
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-
-    def never(*args: Any) -> Any:
-        raise AssertionError("no sandbox step expected")
-
-    return CheckContext(submission_dir=root, artifacts_dir=tmp_path, scratch_dir=scratch, steps={}, services={},
-                        run_in_sandbox=never, copy_from_sandbox=never, facts=FakeFacts(body),
-                        manifest=SubmissionManifest.model_validate(MANIFEST if manifest is None else manifest),
-                        run_tool=tools or never)
+    return contract.make_context(tmp_path, files, facts=contract.FakeEvidence(contract.serving_observation(body)),
+                                 manifest=MANIFEST if manifest is None else manifest, run_tool=tools or contract.never)
 
 
 @pytest.fixture(autouse=True)
@@ -194,9 +175,7 @@ def fake_promtool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRADER_RUFF", str(binary))
 
 
-def evaluate(check_type: str, params: dict[str, Any], ctx: CheckContext):
-    check = get_check_type(check_type)
-    return check.evaluate(check.params.model_validate(params), ctx)
+evaluate = contract.run_check
 
 
 def test_rules_valid_passes_when_promtool_accepts_the_copied_file(tmp_path: Path) -> None:

@@ -6,20 +6,27 @@ the example plug-in with pip."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import textwrap
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from grader.checks import all_check_types, check_type_origins
+from grader.checks import all_check_types, check_type_origins, rubric_evidence_request
 from grader.cli import main
 from grader.errors import BadInputError
+from grader.evidence.request import EvidenceRequest
 from grader.labs.loading import lab_directory, lab_origins, list_lab_ids, load_lab
 from grader.labs.plugins import plugin_labs
 from grader.labs.provenance import plugin_check_types
+from grader.models import Status
 from grader.paths import project_paths
+from grader.probe.labels import COUNTER_WINDOW, LOAD, MALFORMED, PARITY
+from tests.unit.check_contract import ScriptedProbe, make_context, make_facts, run_check
 
 PATHS = project_paths()
 EXAMPLE_LAB = (PATHS.root / "examples" / "plugin-example" / "grader_example_plugin" / "labs" / "example-changelog")
@@ -146,3 +153,66 @@ def test_reports_name_the_plugin_check_types_a_rubric_uses(site):
     lab = load_lab(str(EXAMPLE_LAB), PATHS)
     assert plugin_check_types(lab) == {"line-count": "fake-line-count 1.2.3"}
     assert plugin_check_types(load_lab("train-and-test", PATHS)) == {}
+
+
+def lab_using(check: str, tmp_path: Path) -> Path:
+    """The mlops-capstone lab (its task, services and hidden data) graded by a one-check rubric."""
+    lab = tmp_path / "lab"
+    source = PATHS.labs / "mlops-capstone"
+    for part in ("data", "hidden"):
+        shutil.copytree(source / part, lab / part)
+    text = (source / "lab.yaml").read_text().replace("rubric: mlops-capstone", "rubric: rubric.yaml")
+    (lab / "lab.yaml").write_text(text)
+    (lab / "rubric.yaml").write_text(textwrap.dedent(f"""\
+        id: plugin-evidence
+        version: "1.0"
+        title: A rubric with a plug-in check type that needs the model server's answers
+        sections:
+          - id: serving
+            title: Serving
+            checks:
+              - {check}
+        """))
+    return lab
+
+
+def served_answers(labels: list[str]) -> Callable[..., list[dict[str, Any]]]:
+    """A probe whose model server answers each prediction request with the next of ``labels``."""
+    def run_probe(script: str, plan: dict[str, Any] | None, arguments: list[str], files: Path | None) -> list[dict]:
+        assert script == "agent" and plan is not None
+        answers: dict[str, Any] = {}
+        for action in plan["actions"]:
+            if action["do"] == "predict":
+                answers[action["label"]] = {"responses": [
+                    {"status": 200, "body": json.dumps({"prediction": labels[i % len(labels)]})}
+                    for i in range(len(action["bodies"]))]}
+            else:
+                answers[action["label"]] = {"status": 200, "body": ""}
+        return [answers]
+
+    return run_probe
+
+
+@pytest.mark.parametrize(("answers", "status", "fragment"), [
+    (["none", "bearing", 2], Status.passed, "77/77 answers are labels of the task"),
+    (["none", "unknown-fault"], Status.failed, "38/77 answers are not one of"),
+])
+def test_a_plugin_check_type_gets_the_served_answers_its_plan_asks_for(site, tmp_path, answers, status, fragment):
+    module = unique("answers_plugin")
+    install(site, "fake-answers", {"capstone_grader.checks": {"answers-are-labels": f"{module}:CHECK"}},
+            {module: (EXAMPLE_LAB.parents[2] / "grader_example_plugin" / "answers_are_labels.py").read_text()})
+    check = "{id: labels, title: Answers are labels, type: answers-are-labels, points: 1, rows: 77}"
+    lab = load_lab(str(lab_using(check, tmp_path)), PATHS)
+    request = rubric_evidence_request(lab)
+    assert request == EvidenceRequest(parity_rows=77)  # the plan, merged: nothing else is collected
+
+    probe = ScriptedProbe(served_answers(answers))
+    facts = make_facts(tmp_path, lab, probe)
+    outcome = run_check("answers-are-labels", lab.rubric.params["labels"].model_dump(),
+                        make_context(tmp_path, facts=facts, manifest=facts.manifest))
+
+    sent = [label for script, labels in probe.calls for label in labels]
+    assert PARITY in sent and COUNTER_WINDOW not in sent and MALFORMED not in sent and LOAD not in sent
+    assert outcome.status == status, outcome.message
+    assert fragment in outcome.message
+    assert outcome.evidence["answers"] == 77

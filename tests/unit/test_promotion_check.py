@@ -14,15 +14,13 @@ from typing import Any
 import pytest
 
 from grader.checks import get_check_type
-from grader.checks.base import CheckContext
-from grader.evidence import Facts
 from grader.labs.loading import load_lab
 from grader.labs.manifest import SubmissionManifest
 from grader.models import ServiceResult, Status
 from grader.paths import project_paths
 from grader.probe import agent
+from tests.unit.check_contract import STARTED_MS, make_context, make_facts
 
-STARTED_MS = 1_735_000_000_000
 LAB = load_lab("registry", project_paths())
 ROWS = 10
 
@@ -122,11 +120,8 @@ class ScriptedRun:
 def drill(tmp_path: Path, run: ScriptedRun, **manifest_changes: Any) -> dict[str, Any]:
     """Every promotion check of the lab's rubric on one run, by check id → outcome."""
     manifest = SubmissionManifest.model_validate({**LAB.lab.manifest, **manifest_changes})
-    facts = Facts(lab=LAB, manifest=manifest, started_at_ms=STARTED_MS, services={}, run_probe=run.run_probe,
-                  scratch=tmp_path / "evidence", restart_model_server=run.restart)
-    ctx = CheckContext(submission_dir=tmp_path, artifacts_dir=tmp_path, scratch_dir=tmp_path, steps={}, services={},
-                       run_in_sandbox=lambda *a: None, copy_from_sandbox=lambda *a: None, facts=facts,
-                       manifest=manifest)
+    facts = make_facts(tmp_path, LAB, run.run_probe, manifest=manifest, restart_model_server=run.restart)
+    ctx = make_context(tmp_path, facts=facts, manifest=manifest)
     check = get_check_type("promotion")
     return {spec.id: check.evaluate(LAB.rubric.params[spec.id], ctx)
             for spec in LAB.rubric.rubric.checks if spec.type == "promotion"}

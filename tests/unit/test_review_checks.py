@@ -16,25 +16,14 @@ from grader.models import CheckOutcome, Report, Rubric, Status
 from grader.results.report import render
 from grader.results.scoring import result_from_outcome, score_report, skip_reason
 from grader.run.rubric_test import compare
+from tests.unit import check_contract as contract
 
 
 def make_context(tmp_path: Path, files: dict[str, str], run_tool: Any = None) -> CheckContext:
-    root = tmp_path / "submission"
-    root.mkdir()
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-
-    def never(*args: Any) -> Any:
-        raise AssertionError("no sandbox run expected")
-
-    return CheckContext(submission_dir=root, artifacts_dir=tmp_path, scratch_dir=tmp_path, steps={}, services={},
-                        run_in_sandbox=never, copy_from_sandbox=never, run_tool=run_tool or never)
+    return contract.make_context(tmp_path, files, run_tool=run_tool or contract.never)
 
 
-def evaluate(check_type: str, params: dict[str, Any], ctx: CheckContext):
-    check = get_check_type(check_type)
-    return check.evaluate(check.params.model_validate(params), ctx)
+evaluate = contract.run_check
 
 
 # --- manual items --------------------------------------------------------------------------------

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from grader.checks.base import CheckContext
 from grader.checks.command_check import Params, evaluate
 from grader.models import Status, StepResult, describe_exit_code
+from tests.unit.check_contract import make_context
 
 
 @pytest.mark.parametrize(("code", "described"), [
@@ -37,9 +37,7 @@ def test_a_timeout_names_the_limit_not_the_measured_time():
 
 
 def test_command_check_explains_a_signal_exit(tmp_path):
-    context = CheckContext(submission_dir=tmp_path, artifacts_dir=tmp_path, scratch_dir=tmp_path,
-                           steps={"train": _step(exit_code=153, stderr="File size limit exceeded\n")}, services={},
-                           run_in_sandbox=lambda *_: _step(), copy_from_sandbox=lambda *_: None)
+    context = make_context(tmp_path, steps={"train": _step(exit_code=153, stderr="File size limit exceeded\n")})
     outcome = evaluate(Params(step="train"), context)
     assert (outcome.status, outcome.message) == (
         Status.failed, "step 'train' exited with code 153 (SIGXFSZ: file size limit exceeded), expected [0]")

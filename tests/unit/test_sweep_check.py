@@ -10,17 +10,15 @@ from typing import Any
 
 import pytest
 
-from grader.checks import get_check_type
-from grader.checks.base import CheckContext
 from grader.evidence import Facts
 from grader.evidence.mlflow_snapshot import MlflowSnapshot
 from grader.evidence.sweep import sweep_runs
 from grader.labs.loading import load_lab
-from grader.labs.manifest import SubmissionManifest
 from grader.models import Status
 from grader.paths import project_paths
+from tests.unit import check_contract as contract
+from tests.unit.check_contract import STARTED_MS
 
-STARTED_MS = 1_735_000_000_000
 LAB = load_lab("track", project_paths())
 
 
@@ -80,19 +78,13 @@ class Sweep:
 
 
 def make_facts(tmp_path: Path, sweep: Sweep) -> Facts:
-    manifest = SubmissionManifest.model_validate(LAB.lab.manifest)
-    return Facts(lab=LAB, manifest=manifest, started_at_ms=STARTED_MS, services={}, run_probe=sweep.run_probe,
-                 scratch=tmp_path / "evidence")
+    return contract.make_facts(tmp_path, LAB, sweep.run_probe)
 
 
 def grade(tmp_path: Path, sweep: Sweep | Facts, require: str, **params: Any):
     facts = sweep if isinstance(sweep, Facts) else make_facts(tmp_path, sweep)
-    manifest = facts.manifest
-    ctx = CheckContext(submission_dir=tmp_path, artifacts_dir=tmp_path, scratch_dir=tmp_path, steps={}, services={},
-                       run_in_sandbox=lambda *a: None, copy_from_sandbox=lambda *a: None, facts=facts,
-                       manifest=manifest)
-    check = get_check_type("sweep")
-    return check.evaluate(check.params.model_validate({"require": require, **params}), ctx)
+    ctx = contract.make_context(tmp_path, facts=facts, manifest=facts.manifest)
+    return contract.run_check("sweep", {"require": require, **params}, ctx)
 
 
 def honest_sweep(tags: dict[str, dict[str, str]] | None = None, fake: dict[str, float] | None = None) -> Sweep:
