@@ -112,11 +112,20 @@ def _registered(params: Params, facts: Facts, snapshot: MlflowSnapshot) -> Check
     versions = snapshot.versions_of(facts.model_name, facts.started_at_ms)
     names = sorted({v.name for v in snapshot.versions})
     if not versions:
-        return CheckOutcome.failed(f"no version of {facts.model_name!r} was registered during grading",
-                                   registered_models=names)
+        return CheckOutcome.failed(_nothing_registered(facts.model_name, names), registered_models=names)
     latest = versions[-1]
     return CheckOutcome.passed(f"{facts.model_name!r} version {latest.version} registered",
                                versions=[v.version for v in versions], run_id=latest.run_id, source=latest.source)
+
+
+def _nothing_registered(model: str, registered: list[str]) -> str:
+    """Why no version of ``model`` counts: nothing was registered at all, or under other names."""
+    if not registered:
+        return (f"no model was registered in the MLflow registry during grading (the grader looked for {model!r}): "
+                "register the trained model, e.g. mlflow.register_model or log_model(registered_model_name=...)")
+    shown = ", ".join(repr(name) for name in registered[:5])
+    return (f"no version of {model!r} was registered; the registry holds {shown}: name the model you register in "
+            "capstone.yaml (model.name)")
 
 
 def _signature(params: Params, facts: Facts, snapshot: MlflowSnapshot) -> CheckOutcome:

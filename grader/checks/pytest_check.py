@@ -27,6 +27,7 @@ from pydantic import Field
 
 from grader.checks.base import CheckContext, CheckParams, CheckType
 from grader.models import CheckOutcome
+from grader.models.causes import explain_failure
 
 MAX_JUNIT_BYTES = 8 * 1024 * 1024
 EXIT_MEANING = {
@@ -95,9 +96,33 @@ def pytest_arguments(params: Params, manifest_command: str | None) -> tuple[str,
     return default, f"tests.command {manifest_command!r} is not a pytest command; ran pytest on {params.path}"
 
 
+def missing_tests(params: Params, ctx: CheckContext, manifest_command: str | None) -> str | None:
+    """Why there is nothing to run, said as such, when the rubric's test path is not in the repository."""
+    if manifest_command:
+        return None
+    target = params.path.split("::")[0]
+    if not target or (ctx.submission_dir / target).exists():
+        return None
+    return (f"no tests found: the repository has no {target!r}; put your pytest tests there, or name your test "
+            "command in capstone.yaml (tests.command)")
+
+
+def _interpreted(exit_code: int | None, output: str) -> str:
+    """What pytest's exit code means, with the cause its output names (e.g. the import error that stopped it)."""
+    meaning = EXIT_MEANING.get(exit_code or 0, f"pytest exited with code {exit_code}")
+    if exit_code == 5:
+        return ("no tests found: pytest collected none (test files are named test_*.py or *_test.py, test "
+                "functions test_*)")
+    cause = explain_failure(output) if exit_code in (2, 3, 4) else None
+    return f"{meaning}: {cause}" if cause else meaning
+
+
 def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
     report_name = f".grader-junit-{secrets.token_hex(8)}.xml"
     manifest_command = ctx.manifest.tests.command if ctx.manifest is not None else None
+    absent = missing_tests(params, ctx, manifest_command)
+    if absent:
+        return CheckOutcome.failed(absent, path=params.path)
     arguments, note = pytest_arguments(params, manifest_command)
     command = f"python -m pytest {arguments} -p no:cacheprovider --junitxml={report_name}"
     result = ctx.run_in_sandbox("pytest", command, {})
@@ -110,7 +135,7 @@ def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
     copied = ctx.copy_from_sandbox(report_name, ctx.scratch_dir)
     junit_path = Path(copied) / report_name if copied and Path(copied).is_dir() else copied
     if junit_path is None or not Path(junit_path).is_file():
-        why = EXIT_MEANING.get(result.exit_code or 0, f"pytest exited with code {result.exit_code}")
+        why = _interpreted(result.exit_code, result.stdout + result.stderr)
         return CheckOutcome.failed(f"pytest produced no results: {why}", **evidence)
     try:
         summary = parse_junit(Path(junit_path).read_bytes()[:MAX_JUNIT_BYTES].decode("utf-8", "replace"))
@@ -123,12 +148,13 @@ def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
     if broken and result.exit_code == 0:
         return CheckOutcome.failed(f"pytest exited 0 but its report lists failures ({counts})", **evidence)
     if result.exit_code not in (0, 1) and not (result.exit_code == 5 and params.min_passed == 0):
-        return CheckOutcome.failed(f"{EXIT_MEANING.get(result.exit_code or 0, 'pytest failed')} ({counts})", **evidence)
+        why = _interpreted(result.exit_code, result.stdout + result.stderr)
+        return CheckOutcome.failed(f"{why} ({counts})", **evidence)
+    first = f"; first failure: {summary.failures[0]['test']}" if summary.failures else ""
     if summary.passed < params.min_passed:
-        return CheckOutcome.failed(f"{counts}; at least {params.min_passed} passing tests needed", **evidence)
+        return CheckOutcome.failed(f"{counts}; at least {params.min_passed} passing tests needed{first}", **evidence)
     if params.require_all_pass and broken:
-        first = summary.failures[0]["test"] if summary.failures else "?"
-        return CheckOutcome.failed(f"{counts}; first failure: {first}", **evidence)
+        return CheckOutcome.failed(f"{counts}{first}", **evidence)
     if broken:
         return CheckOutcome.partial(summary.passed / max(1, summary.passed + broken), counts, **evidence)
     return CheckOutcome.passed(counts, **evidence)
