@@ -60,10 +60,25 @@ def plan(params: Params) -> EvidenceRequest:
 def _scrape(serving: ServingObservation, scrape: HttpAnswer) -> tuple[list[Family] | None, str]:
     if scrape.status != 200:
         return None, f"{serving.metrics_url} answered {scrape.describe_status()}"
+    not_text = _not_exposition_text(scrape)
+    if not_text:
+        return None, f"{serving.metrics_url} answered {not_text}, not Prometheus exposition text: serve " \
+                     "prometheus_client's generate_latest() (text/plain) there"
     try:
         return parse_exposition(scrape.body), ""
     except (ValueError, IndexError, KeyError) as exc:
         return None, f"{serving.metrics_url} does not serve valid exposition text: {exc}"
+
+
+def _not_exposition_text(scrape: HttpAnswer) -> str | None:
+    """What the endpoint answered instead of exposition text (JSON, HTML), when it plainly did."""
+    body = scrape.body.lstrip()
+    kind = scrape.content_type.split(";")[0].strip().lower()
+    if kind == "application/json" or body[:1] in ("{", "["):
+        return "JSON"
+    if kind == "text/html" or body[:1] == "<":
+        return "HTML"
+    return None
 
 
 def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:

@@ -67,3 +67,12 @@ def test_registry_failure_says_nothing_was_registered_or_names_what_was():
     assert _nothing_registered("fault-classifier", ["heart-model"]) == (
         "no version of 'fault-classifier' was registered; the registry holds 'heart-model': name the model you "
         "register in capstone.yaml (model.name)")
+
+
+def test_a_metrics_endpoint_answering_json_is_told_it_is_not_prometheus_text(tmp_path):
+    from tests.unit.check_contract import FakeEvidence, serving_observation
+
+    evidence = FakeEvidence(served=serving_observation('{"requests": 3}'))
+    outcome = run_check("prometheus", {"require": "exposition"}, make_context(tmp_path, facts=evidence))
+    assert outcome.message == ("http://model-server:8000/metrics answered JSON, not Prometheus exposition text: "
+                               "serve prometheus_client's generate_latest() (text/plain) there")
