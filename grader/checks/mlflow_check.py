@@ -49,13 +49,28 @@ def _runs(facts: Facts, snapshot: MlflowSnapshot) -> list[Run]:
     return snapshot.finished_runs_since(facts.started_at_ms)
 
 
-def _training_run(facts: Facts, snapshot: MlflowSnapshot) -> Run | None:
-    """The run behind the served version, else the last finished run of this grading."""
+def _training_run(facts: Facts, snapshot: MlflowSnapshot) -> tuple[Run | None, str]:
+    """The run behind the served version, else the newest finished run of this grading; or why there is none.
+    A served version whose run was created before this grading was not trained here (imported from elsewhere):
+    its run does not count."""
     version = facts.served_version()
     if version is not None and (linked := snapshot.run(version.run_id)):
-        return linked
+        if linked.start_time_ms < facts.started_at_ms:
+            return None, (f"the served version {version.version} of {version.name!r} comes from run {linked.run_id}, "
+                          "created before this grading: register the model your training logs during the run")
+        return linked, ""
     runs = _runs(facts, snapshot)
-    return max(runs, key=lambda r: r.start_time_ms) if runs else None
+    if not runs:
+        return None, "no finished run of this grading to look at"
+    return max(runs, key=lambda r: r.start_time_ms), ""
+
+
+def _described(run: Run, facts: Facts) -> str:
+    """``run ID``, saying when it is the one behind the served version (the run the checks read)."""
+    version = facts.served_version()
+    if version is not None and version.run_id == run.run_id:
+        return f"run {run.run_id} (behind the served version {version.version})"
+    return f"run {run.run_id}"
 
 
 def plan(params: Params) -> EvidenceRequest:
@@ -80,32 +95,36 @@ def _run(params: Params, facts: Facts, snapshot: MlflowSnapshot) -> CheckOutcome
         if started:
             return CheckOutcome.failed(f"{len(started)} run(s) started but none FINISHED", **evidence)
         return CheckOutcome.failed("no MLflow run was created during grading", **evidence)
-    return CheckOutcome.passed(f"{len(runs)} finished run(s), latest {runs[-1].run_id}", **evidence)
+    newest = max(runs, key=lambda r: r.start_time_ms)
+    return CheckOutcome.passed(f"{len(runs)} finished run(s) during grading, newest {newest.run_id}", **evidence)
 
 
 def _params(params: Params, facts: Facts, snapshot: MlflowSnapshot) -> CheckOutcome:
-    run = _training_run(facts, snapshot)
+    run, problem = _training_run(facts, snapshot)
     if run is None:
-        return CheckOutcome.failed("no finished run to look at")
+        return CheckOutcome.failed(problem)
     evidence = {"run_id": run.run_id, "params": dict(list(run.params.items())[:30])}
+    named = _described(run, facts)
     missing = [name for name in params.params if name not in run.params]
     if missing:
-        return CheckOutcome.failed(f"run {run.run_id} lacks params {missing}", **evidence)
+        return CheckOutcome.failed(f"{named} lacks params {missing}", **evidence)
     if len(run.params) < params.min_params:
-        return CheckOutcome.failed(f"run {run.run_id} logged {len(run.params)} params, "
+        return CheckOutcome.failed(f"{named} logged {len(run.params)} params, "
                                    f"{params.min_params} expected", **evidence)
-    return CheckOutcome.passed(f"run {run.run_id} logged {len(run.params)} params", **evidence)
+    return CheckOutcome.passed(f"{named} logged {len(run.params)} params", **evidence)
 
 
 def _metrics(params: Params, facts: Facts, snapshot: MlflowSnapshot) -> CheckOutcome:
-    run = _training_run(facts, snapshot)
+    run, problem = _training_run(facts, snapshot)
     if run is None:
-        return CheckOutcome.failed("no finished run to look at")
+        return CheckOutcome.failed(problem)
     evidence = {"run_id": run.run_id, "metrics": run.metrics}
+    named = _described(run, facts)
     missing = [name for name in params.metrics if name not in run.metrics]
     if missing:
-        return CheckOutcome.failed(f"run {run.run_id} lacks metrics {missing}", **evidence)
-    return CheckOutcome.passed(f"run {run.run_id} logged {', '.join(params.metrics) or 'its metrics'}", **evidence)
+        logged = ", ".join(sorted(run.metrics)[:8]) or "none"
+        return CheckOutcome.failed(f"{named} lacks metrics {missing} (it logged: {logged})", **evidence)
+    return CheckOutcome.passed(f"{named} logged {', '.join(params.metrics) or 'its metrics'}", **evidence)
 
 
 def _registered(params: Params, facts: Facts, snapshot: MlflowSnapshot) -> CheckOutcome:
@@ -179,9 +198,11 @@ def _alias(params: Params, facts: Facts, snapshot: MlflowSnapshot) -> CheckOutco
 
 
 def _metric_matches(params: Params, facts: Facts, snapshot: MlflowSnapshot) -> CheckOutcome:
-    run = _training_run(facts, snapshot)
-    if run is None or params.metric not in (run.metrics if run else {}):
-        return CheckOutcome.failed(f"no logged {params.metric!r} to verify")
+    run, problem = _training_run(facts, snapshot)
+    if run is None:
+        return CheckOutcome.failed(problem)
+    if params.metric not in run.metrics:
+        return CheckOutcome.failed(f"{_described(run, facts)} logged no {params.metric!r} to verify")
     claimed = run.metrics[params.metric]
     evaluation = facts.model_evaluation()
     predictions = evaluation.predictions.get(params.dataset)
