@@ -29,7 +29,7 @@ from pydantic import Field
 from grader.checks.base import CheckContext, CheckParams, CheckType
 from grader.evidence import Facts
 from grader.evidence.labels import METRICS, normalise
-from grader.evidence.mlflow_snapshot import MlflowSnapshot, Run
+from grader.evidence.mlflow_snapshot import CLOCK_SLACK_MS, MlflowSnapshot, Run
 from grader.evidence.request import EvidenceRequest
 from grader.models import CheckOutcome
 
@@ -55,7 +55,7 @@ def _training_run(facts: Facts, snapshot: MlflowSnapshot) -> tuple[Run | None, s
     its run does not count."""
     version = facts.served_version()
     if version is not None and (linked := snapshot.run(version.run_id)):
-        if linked.start_time_ms < facts.started_at_ms:
+        if linked.start_time_ms < facts.started_at_ms - CLOCK_SLACK_MS:
             return None, (f"the served version {version.version} of {version.name!r} comes from run {linked.run_id}, "
                           "created before this grading: register the model your training logs during the run")
         return linked, ""

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+# Timestamps of the MLflow server and the grader's clock may differ by a little: what is this close counts.
+CLOCK_SLACK_MS = 5000
+
 @dataclass(frozen=True)
 class Run:
     run_id: str
@@ -73,7 +76,7 @@ class MlflowSnapshot:
 
     def runs_since(self, started_ms: int) -> list[Run]:
         """Runs that started during this grading run (a clock slack of 5 s for container clocks)."""
-        return [r for r in self.runs if r.start_time_ms >= started_ms - 5000]
+        return [r for r in self.runs if r.start_time_ms >= started_ms - CLOCK_SLACK_MS]
 
     def finished_runs_since(self, started_ms: int) -> list[Run]:
         return [r for r in self.runs_since(started_ms) if r.status == "FINISHED"]
@@ -82,7 +85,7 @@ class MlflowSnapshot:
         return next((r for r in self.runs if r.run_id == run_id), None)
 
     def versions_of(self, name: str, since_ms: int = 0) -> list[ModelVersion]:
-        found = [v for v in self.versions if v.name == name and v.created_ms >= since_ms - 5000]
+        found = [v for v in self.versions if v.name == name and v.created_ms >= since_ms - CLOCK_SLACK_MS]
         return sorted(found, key=lambda v: int(v.version) if v.version.isdigit() else 0)
 
     def served_version(self, name: str, alias: str | None, stage: str | None, since_ms: int) -> ModelVersion | None:
