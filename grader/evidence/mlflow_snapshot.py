@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-
 # Timestamps of the MLflow server and the grader's clock may differ by a little: what is this close counts.
 CLOCK_SLACK_MS = 5000
 
