@@ -15,6 +15,7 @@ class HttpAnswer:
     error: str | None = None
     latency_ms: float = 0.0
     content_type: str = ""
+    truncated: bool = False  # longer than the probe reads: never a correct answer
 
     @classmethod
     def from_probe(cls, raw: dict[str, Any] | None) -> HttpAnswer:
@@ -24,12 +25,12 @@ class HttpAnswer:
         status = raw.get("status")
         return cls(status=status if isinstance(status, int) else None, body=str(raw.get("body") or ""),
                    error=raw.get("error"), latency_ms=float(raw.get("latency_ms") or 0),
-                   content_type=str(raw.get("content_type") or ""))
+                   content_type=str(raw.get("content_type") or ""), truncated=bool(raw.get("truncated")))
 
     @property
     def ok(self) -> bool:
-        """Whether the server answered 2xx."""
-        return self.status is not None and 200 <= self.status < 300
+        """Whether the server answered 2xx with a whole body (a redirect or a cut answer is a wrong answer)."""
+        return self.status is not None and 200 <= self.status < 300 and not self.truncated
 
     @property
     def text(self) -> str:
@@ -38,7 +39,9 @@ class HttpAnswer:
 
     def describe_status(self) -> str:
         """The status, or what kept the probe from getting one."""
-        return str(self.status) if self.status is not None else (self.error or "nothing")
+        if self.status is None:
+            return self.error or "nothing"
+        return f"{self.status} with a body too large to read whole" if self.truncated else str(self.status)
 
 
 NO_ANSWER = HttpAnswer(status=None)

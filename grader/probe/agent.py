@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import http.client
 import json
+import random
 import sys
 import time
 import urllib.parse
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -20,23 +22,73 @@ BODY_CAP = 4096
 SCRAPE_CAP = 2 * 1024 * 1024
 
 
+# Header sets of common HTTP clients, in the order each sends them (Host first, added by http.client): the
+# probe's requests look like ordinary clients', picked at random per request, never like a grader's.
+CLIENT_HEADERS = (
+    (("User-Agent", "python-requests/2.32.3"), ("Accept-Encoding", "gzip, deflate"), ("Accept", "*/*"),
+     ("Connection", "keep-alive")),
+    (("User-Agent", "curl/8.5.0"), ("Accept", "*/*")),
+    (("Accept", "*/*"), ("Accept-Encoding", "gzip, deflate"), ("Connection", "keep-alive"),
+     ("User-Agent", "python-httpx/0.27.2")),
+    (("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
+     ("Accept", "application/json, text/plain, */*"), ("Accept-Language", "en-US,en;q=0.5"),
+     ("Accept-Encoding", "gzip, deflate"), ("Connection", "keep-alive")),
+)
+CHUNK = 16 * 1024
+_random = random.SystemRandom()
+
+
+def client_headers() -> tuple[tuple[str, str], ...]:
+    """One common client's headers, chosen at random."""
+    return _random.choice(CLIENT_HEADERS)
+
+
+def _read_within(response: http.client.HTTPResponse, cap: int, deadline: float) -> tuple[bytes, bool]:
+    """The body, at most ``cap`` + 1 bytes, read before ``deadline``; raises TimeoutError past it (a server that
+    answers a byte at a time cannot hold the probe longer than one request's time)."""
+    data = b""
+    while len(data) <= cap:
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the answer did not complete within the request's time limit")
+        chunk = response.read1(CHUNK) if hasattr(response, "read1") else response.read(CHUNK)
+        if not chunk:
+            return data, False
+        data += chunk
+    return data, True
+
+
+def _decoded(data: bytes, encoding: str | None, cap: int) -> bytes:
+    """A gzip or deflate body decompressed, at most ``cap`` + 1 bytes (no decompression bomb)."""
+    if (encoding or "").lower() not in ("gzip", "deflate"):
+        return data
+    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
+    return decompressor.decompress(data, cap + 1)
+
+
 def request(url: str, method: str = "GET", body: bytes | None = None, content_type: str | None = None,
             timeout: float = 5.0, cap: int = BODY_CAP) -> dict[str, Any]:
-    """One HTTP exchange; never raises. The body is read only up to ``cap`` bytes."""
+    """One HTTP exchange as a common client would make it; never raises. The whole exchange must finish within
+    ``timeout`` seconds, and the body is read only up to ``cap`` bytes (a longer one is ``truncated``)."""
     parts = urllib.parse.urlsplit(url)
     started = time.perf_counter()
     connection = http.client.HTTPConnection(parts.hostname or "", parts.port or 80, timeout=timeout)
-    headers = {"Content-Type": content_type} if content_type else {}
     try:
-        connection.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), body=body,
-                           headers=headers)
+        connection.putrequest(method, parts.path + (f"?{parts.query}" if parts.query else ""),
+                              skip_accept_encoding=True)
+        for name, value in client_headers():
+            connection.putheader(name, value)
+        if body is not None:
+            connection.putheader("Content-Type", content_type or "application/octet-stream")
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
         response = connection.getresponse()
-        data = response.read(cap + 1)
+        raw, truncated = _read_within(response, cap, started + timeout)
+        data = _decoded(raw, response.getheader("Content-Encoding"), cap)
         return {
             "status": response.status,
             "content_type": response.getheader("Content-Type", ""),
             "body": data[:cap].decode("utf-8", errors="replace"),
-            "truncated": len(data) > cap,
+            "truncated": truncated or len(data) > cap,
             "latency_ms": round((time.perf_counter() - started) * 1000, 3),
         }
     except Exception as exc:  # the candidate's server may do anything; report it, never crash

@@ -105,7 +105,7 @@ def probe_runner(run: RunState, sandbox: Sandbox) -> Callable[..., list[dict[str
         # The model evaluator unpickles the candidate's model with the candidate's own library versions.
         python = run.dependencies.evaluator_python() if script == "evaluate_model" and run.dependencies else None
         command = shlex.join([python or "python3", f"{probe.MOUNT_POINT}/{script}.py", *arguments])
-        spec = RunSpec(name=f"probe-{script.replace('_', '-')}", command=command, image=sandbox.image,
+        spec = RunSpec(name=f"client-{next(counter)}", command=command, image=sandbox.image,
                        limits=PROBE_LIMITS, env={"MLFLOW_TRACKING_URI": tracking_uri(run.lab)}, network=True,
                        mount_work=False, mounts=(Mount(probe.PROBE_DIR, probe.MOUNT_POINT),
                                                  Mount(folder, probe.PLAN_MOUNT),

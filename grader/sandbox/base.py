@@ -204,7 +204,7 @@ class Sandbox(ABC):
         while True:
             remaining = max(1.0, ready_timeout - waited)
             probe = RunSpec(
-                name=f"probe-{name}",
+                name=f"client-{name}",  # neutral: a server must not tell the grader apart by names
                 command=readiness_probe_command(name, port, remaining),
                 image=self.image,
                 limits=self.limits.model_copy(update={"timeout": remaining + 15, "memory": "256m"}),

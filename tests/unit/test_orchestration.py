@@ -122,7 +122,7 @@ def test_early_checks_run_while_the_services_before_the_steps_start(grade):
         return exited(spec, 0 if calls.wait_for("run pytest") else 1)
 
     script.replies = {**script.replies, "pytest": pytest_waits_for_the_tracker,
-                      "probe-tracker": tracker_waits_for_pytest}
+                      "client-tracker": tracker_waits_for_pytest}
     report = grade(engine=FakeEngine(script, calls=calls)).report
 
     assert statuses(report)["unit-tests"] == "pass"
@@ -184,7 +184,7 @@ class SteppedClock:
 def test_each_phase_records_its_time(grade):
     clock = SteppedClock()
     script = passing_script(train=clock.taking(5, stdout="accuracy 0.9"), **{
-        "probe-tracker": clock.taking(2), "probe-api": clock.taking(3)})
+        "client-tracker": clock.taking(2), "client-api": clock.taking(3)})
     report = grade(script, clock=clock).report
 
     assert report.timing["steps"] == 5 and report.timing["services"] == 5  # both start groups together

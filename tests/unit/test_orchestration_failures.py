@@ -78,7 +78,7 @@ def test_a_retry_starts_from_a_fresh_state_and_every_try_is_recorded(grade):
 
 
 def test_when_every_try_fails_the_report_is_the_last_ones(grade):
-    after_the_steps = passing_script(**{"probe-api": EngineLostError(ENGINE_LOST)})
+    after_the_steps = passing_script(**{"client-api": EngineLostError(ENGINE_LOST)})
     in_the_steps = passing_script(train=EngineLostError("engine gone again"))
     engine = FakeEngine(after_the_steps, in_the_steps)
     report = grade(engine=engine, retries=2).report
@@ -118,8 +118,8 @@ TEARDOWN_PATHS = {
     "success": passing_script(),
     "failed step": passing_script(train=1),
     "infrastructure error": passing_script(train=EngineLostError(ENGINE_LOST)),
-    "service never ready": passing_script(**{"probe-api": 1}),
-    "interrupt in a service": passing_script(**{"probe-tracker": KeyboardInterrupt()}),
+    "service never ready": passing_script(**{"client-api": 1}),
+    "interrupt in a service": passing_script(**{"client-tracker": KeyboardInterrupt()}),
 }
 
 
@@ -149,7 +149,7 @@ def test_work_still_running_at_teardown_is_torn_down_again_once_it_ended(grade):
         calls.wait_for("run pytest")
         raise KeyboardInterrupt
 
-    script = passing_script(pytest=pytest_outlives_teardown, **{"probe-tracker": interrupt_once_pytest_runs})
+    script = passing_script(pytest=pytest_outlives_teardown, **{"client-tracker": interrupt_once_pytest_runs})
     with pytest.raises(KeyboardInterrupt):
         grade(engine=FakeEngine(script, calls=calls))
     entries = calls.entries

@@ -47,9 +47,9 @@ class CallLog:
 @dataclass
 class Script:
     """How one sandbox answers. A container whose name has no reply exits 0 with no output, so services are
-    ready (their readiness probe, ``probe-<service>``, exits 0) unless a reply says otherwise."""
+    ready (their readiness probe, ``client-<service>``, exits 0) unless a reply says otherwise."""
 
-    replies: Mapping[str, Reply] = field(default_factory=dict)  # container name (step id, probe-<service>, ...)
+    replies: Mapping[str, Reply] = field(default_factory=dict)  # container name (step id, client-<service>, ...)
     files: Mapping[str, bytes] = field(default_factory=dict)  # glob of a work-area path → content copy_out finds
     close_error: BaseException | None = None  # what teardown raises
 
