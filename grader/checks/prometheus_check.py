@@ -1,7 +1,8 @@
 """``prometheus``: the server's metrics endpoint, compared with traffic the grader sent itself.
 
-The probe scrapes the endpoint, sends exactly ``requests`` valid predictions and nothing else, and
-scrapes again. ``require`` picks the property:
+The probe scrapes the endpoint, sends valid predictions and nothing else, and scrapes again. The number
+sent varies per run (more than ``requests``, at most half as many more; recorded in the evidence), so only
+a counter that counts requests moves by it. ``require`` picks the property:
 
 - ``exposition``: the endpoint answers 200 with text prometheus_client's parser accepts;
 - ``counter``: a counter (the manifest's ``metrics.request_counter``, else the one that moved closest)
@@ -46,7 +47,8 @@ from grader.sandbox.tools import INPUT_MOUNT, find_tool, tool_path
 
 class Params(CheckParams):
     require: Literal["exposition", "counter", "histogram", "names"]
-    requests: int = Field(20, ge=1, le=1000, description="``counter``/``histogram``: valid requests in the window")
+    requests: int = Field(20, ge=1, le=1000, description="``counter``/``histogram``: fewest valid requests in the window "
+                          "(the number sent is drawn above it per run)")
     tolerance: int = Field(0, ge=0, description="``counter``/``histogram``: allowed difference")
 
 

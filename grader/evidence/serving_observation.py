@@ -7,6 +7,7 @@ the malformed requests and one valid request after them, and the load.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from grader.probe.labels import (
     SCRAPE_BEFORE,
 )
 
+_RANDOM = random.SystemRandom()
 
 @dataclass(frozen=True)
 class ServingObservation:
@@ -42,13 +44,21 @@ class ServingObservation:
     load: LoadRun | None = None
 
 
+def counter_window_size(requested: int, rng: random.Random) -> int:
+    """How many requests the counter window holds this run: more than ``requested``, up to half as many more,
+    drawn per run, so a counter that adds a fixed amount per scrape cannot match what was sent (the checks
+    compare with the number actually sent, which the evidence records)."""
+    return rng.randint(requested + 1, requested + requested // 2 + 3)
+
+
 def probe_actions(request: EvidenceRequest, predict_url: str, metrics_url: str, bodies: list[Any],
-                  malformed: list[MalformedRequest]) -> list[dict[str, Any]]:
-    """The probe's sequence for ``request``. The counter window holds exactly ``counter_requests`` valid
-    predictions and nothing else."""
+                  malformed: list[MalformedRequest], rng: random.Random | None = None) -> list[dict[str, Any]]:
+    """The probe's sequence for ``request``. The counter window holds a varied number (at least
+    ``counter_requests``) of valid predictions and nothing else."""
     actions: list[dict[str, Any]] = [{"label": SCRAPE_BEFORE, "do": "get", "url": metrics_url}]
     if request.counter_requests:
-        window = [bodies[i % len(bodies)] for i in range(request.counter_requests)]
+        size = counter_window_size(request.counter_requests, rng or _RANDOM)
+        window = [bodies[i % len(bodies)] for i in range(size)]
         actions.append({"label": COUNTER_WINDOW, "do": "predict", "url": predict_url, "bodies": window})
     actions.append({"label": SCRAPE_AFTER, "do": "get", "url": metrics_url})
     if request.parity_rows:

@@ -523,7 +523,7 @@ def test_the_serving_sequence_is_what_the_request_asks_and_comes_back_typed(tmp_
     observed = facts.serving()
     assert probe.actions() == [SCRAPE_BEFORE, COUNTER_WINDOW, SCRAPE_AFTER, PARITY]
     assert observed.scrape_after == HttpAnswer(status=200, body=f"# scraped for {SCRAPE_AFTER}\n")
-    assert len(observed.counter_window) == 5 and len(observed.parity) == 3
+    assert 5 < len(observed.counter_window) <= 5 + 5 // 2 + 3 and len(observed.parity) == 3  # a varied window
     assert all(answer.ok and answer.latency_ms == 3.5 for answer in observed.parity)
     assert observed.malformed == () and observed.load is None
     assert facts.serving() is observed and len(probe.calls) == 1  # collected once per run
