@@ -47,7 +47,8 @@ from grader.sandbox.tools import INPUT_MOUNT, find_tool, tool_path
 
 class Params(CheckParams):
     require: Literal["exposition", "counter", "histogram", "names"]
-    requests: int = Field(20, ge=1, le=1000, description="``counter``/``histogram``: fewest valid requests in the window "
+    requests: int = Field(20, ge=1, le=1000,
+                          description="``counter``/``histogram``: fewest valid requests in the window "
                           "(the number sent is drawn above it per run)")
     tolerance: int = Field(0, ge=0, description="``counter``/``histogram``: allowed difference")
 
