@@ -125,8 +125,10 @@ def test_the_grade_uses_the_measured_accuracy_not_the_claim(hostile: Graded) -> 
 
 def test_a_prometheus_counter_claiming_more_requests_than_sent_fails(hostile: Graded) -> None:
     check = hostile.check("request-counter")
-    assert check.message == "request counter prediction_requests moved by 40 but the probe sent 20 requests"
-    assert (check.evidence["claimed_delta"], check.evidence["measured_requests_sent"]) == (40, 20)
+    sent = check.evidence["measured_requests_sent"]  # drawn per run above the rubric's 20
+    assert 20 < sent <= 33
+    assert check.message == f"request counter prediction_requests moved by {2 * sent} but the probe sent {sent} requests"
+    assert check.evidence["claimed_delta"] == 2 * sent
     assert hostile.check("latency-histogram").status == Status.passed
 
 
