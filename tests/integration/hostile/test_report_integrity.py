@@ -127,7 +127,8 @@ def test_a_prometheus_counter_claiming_more_requests_than_sent_fails(hostile: Gr
     check = hostile.check("request-counter")
     sent = check.evidence["measured_requests_sent"]  # drawn per run above the rubric's 20
     assert 20 < sent <= 33
-    assert check.message == f"request counter prediction_requests moved by {2 * sent} but the probe sent {sent} requests"
+    assert check.message == (f"request counter prediction_requests moved by {2 * sent} but the probe sent {sent} "
+                             "requests")
     assert check.evidence["claimed_delta"] == 2 * sent
     assert hostile.check("latency-histogram").status == Status.passed
 
