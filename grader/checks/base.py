@@ -58,6 +58,13 @@ class CheckType:
     summary: str = ""
     early: bool = False  # looks only at the submission as submitted: may run while the pipeline starts
     plan: Callable[[Any], EvidenceRequest] | None = None  # the run evidence it judges; None: none
+    # For an early type: whether this submission's manifest asks it to wait for the pipeline instead (e.g. tests
+    # that need what training leaves behind).
+    waits_for_pipeline: Callable[[SubmissionManifest], bool] | None = None
+
+    def is_early_for(self, manifest: SubmissionManifest) -> bool:
+        """Whether it may run while the pipeline starts, for a submission with this manifest."""
+        return self.early and not (self.waits_for_pipeline is not None and self.waits_for_pipeline(manifest))
 
     def __post_init__(self) -> None:
         if not (isinstance(self.params, type) and issubclass(self.params, CheckParams)):

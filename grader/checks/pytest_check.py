@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import Field
 
 from grader.checks.base import CheckContext, CheckParams, CheckType
+from grader.labs.manifest import SubmissionManifest
 from grader.models import CheckOutcome
 from grader.models.causes import explain_failure
 
@@ -160,4 +161,10 @@ def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
     return CheckOutcome.passed(counts, **evidence)
 
 
-CHECK = CheckType(name="pytest", params=Params, evaluate=evaluate, summary=__doc__ or "", early=True)
+def waits_for_pipeline(manifest: SubmissionManifest) -> bool:
+    """The manifest's ``tests.after: pipeline``: the tests need what preparation and training leave behind."""
+    return manifest.tests.after == "pipeline"
+
+
+CHECK = CheckType(name="pytest", params=Params, evaluate=evaluate, summary=__doc__ or "", early=True,
+                  waits_for_pipeline=waits_for_pipeline)

@@ -95,6 +95,11 @@ class TestsSection(_Section):
     command: str | None = Field(
         None, description="a pytest command line (e.g. `pytest tests/unit -q`); default: the lab's test path"
     )
+    after: Literal["submission", "pipeline"] = Field(
+        "submission", description="submission: the tests run on the repository as submitted, while the pipeline "
+        "starts; pipeline: after prepare and training, in the work area as they left it (data, models), as a CI "
+        "that trains before pytest does",
+    )
 
 
 class RetrainSection(_Section):

@@ -58,7 +58,7 @@ class RubricEvaluator:
             (section.id, check)
             for section in self.run.lab.rubric.rubric.sections
             for check in section.checks
-            if not check.needs and get_check_type(check.type).early
+            if not check.needs and get_check_type(check.type).is_early_for(self.run.manifest)
         ]
 
     def grade(self, section: str, check: CheckSpec, done: Mapping[str, CheckResult]) -> CheckResult:

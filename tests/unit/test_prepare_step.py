@@ -1,5 +1,6 @@
-"""A step whose command is a manifest value the candidate did not set is skipped with that reason; set, it runs
-before training, as the candidate's CI prepares before its tests."""
+"""Preparation like the candidate's CI: a step whose command is a manifest value the candidate did not set is
+skipped with that reason (set, it runs before training), and ``tests.after: pipeline`` runs the tests in the
+work area as preparation and training left it."""
 
 from __future__ import annotations
 
@@ -51,3 +52,14 @@ def test_the_manifest_takes_a_prepare_command():
     assert SubmissionManifest().prepare.command is None
     manifest = SubmissionManifest.model_validate({"prepare": {"command": "mkdir -p models"}})
     assert manifest.prepare.command == "mkdir -p models"
+
+
+def test_tests_run_on_the_repository_as_submitted_unless_the_manifest_says_after_the_pipeline(tmp_path):
+    early = FakeEngine(passing_script())
+    grade_unit_lab(tmp_path / "early", engine=early)
+    assert early.calls.index("run pytest") < early.calls.index("run train")
+
+    late = FakeEngine(passing_script())
+    report = grade_unit_lab(tmp_path / "late", engine=late, manifest="tests:\n  after: pipeline\n").report
+    assert late.calls.index("run pytest") > late.calls.index("run evaluate")  # after the whole pipeline
+    assert next(c for c in report.checks if c.id == "unit-tests").status == Status.passed
