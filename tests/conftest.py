@@ -37,6 +37,13 @@ def pytest_configure(config: pytest.Config) -> None:
     subprocess.Popen.__init__ = _recording_popen_init  # type: ignore[method-assign]
 
 
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test sees a 200-column terminal: rich, given no terminal, wraps at 80 and folds a word longer than
+    that, so a path under pytest-xdist's deeper temporary folders would be cut in two in a message a test reads."""
+    monkeypatch.setenv("COLUMNS", "200")
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     subprocess.Popen.__init__ = _original_popen_init  # type: ignore[method-assign]
 
