@@ -6,6 +6,9 @@ on the Docker engine.
 it started during the session (``subprocess`` children are recorded as they start), created after the session
 began. Anything found is named loudly, removed, and the session's exit status becomes "tests failed".
 Nobody else's objects are counted or touched. No engine answering means nothing can have been left.
+
+Under pytest-xdist each worker looks for what it and its children left and hands the list to the controller,
+which names everything found (its workers' objects too) and fails the session.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import pytest
 
 _SESSION_STARTED = int(time.time())
 _children: set[int] = set()
+_found_by_workers: list[str] = []
+WORKER_LEFTOVERS = "capstone-grader-leftovers"
 _original_popen_init = subprocess.Popen.__init__
 
 
@@ -30,6 +35,13 @@ def _recording_popen_init(self: subprocess.Popen[Any], *args: Any, **kwargs: Any
 
 def pytest_configure(config: pytest.Config) -> None:
     subprocess.Popen.__init__ = _recording_popen_init  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test sees a 200-column terminal: rich, given no terminal, wraps at 80 and folds a word longer than
+    that, so a path under pytest-xdist's deeper temporary folders would be cut in two in a message a test reads."""
+    monkeypatch.setenv("COLUMNS", "200")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -56,25 +68,17 @@ def left_by_this_session(client: Any) -> dict[str, list[str]]:
     return found
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+def remove_what_this_session_left() -> list[str]:
+    """Remove what this process and its children left; one line per run, plus any removal that failed."""
     from grader.errors import InfrastructureError
     from grader.sandbox.docker.containers import cleanup_leftovers, docker_client
 
     try:
         client = docker_client(timeout=30)
     except InfrastructureError:
-        return
+        return []
     leftovers = left_by_this_session(client)
-    if not leftovers:
-        return
     lines = [f"run {run_id}: {', '.join(sorted(objects))}" for run_id, objects in sorted(leftovers.items())]
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_sep("!", "this test session left grader objects on the engine (now removed)", red=True)
-        for line in lines:
-            reporter.write_line(line, red=True)
-    else:
-        print("this test session left grader objects on the engine (now removed):", *lines, sep="\n")
     for run_id in leftovers:
         try:
             cleanup_leftovers(client, run_id=run_id)
@@ -83,6 +87,30 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             try:
                 cleanup_leftovers(client, run_id=run_id)
             except InfrastructureError as exc:
-                if reporter is not None:
-                    reporter.write_line(f"could not remove them all: {exc}", red=True)
+                lines.append(f"could not remove them all: {exc}")
+    return lines
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: collect what a finished worker found."""
+    _found_by_workers.extend(getattr(node, "workeroutput", {}).get(WORKER_LEFTOVERS, []))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    lines = remove_what_this_session_left()
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller names them and fails the session
+        workeroutput[WORKER_LEFTOVERS] = lines
+        return
+    lines += _found_by_workers
+    if not lines:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_sep("!", "this test session left grader objects on the engine (now removed)", red=True)
+        for line in lines:
+            reporter.write_line(line, red=True)
+    else:
+        print("this test session left grader objects on the engine (now removed):", *lines, sep="\n")
     session.exitstatus = pytest.ExitCode.TESTS_FAILED

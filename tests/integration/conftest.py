@@ -1,21 +1,28 @@
-"""Fixtures for tests against a real Docker engine: one client and one runtime image per session, and
-sandboxes that are torn down (and then force-cleaned by label) after every test.
+"""Fixtures for tests against a real Docker engine: one client and one runtime image per session,
+sandboxes that are torn down (and then force-cleaned by label) after every test, and the gradings of the
+labs' references and variants, each graded once per session and shared (across pytest-xdist workers too).
 
 These tests need the engine: when none answers they fail with the way to start one, never skip.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
+import traceback
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
 
 from grader.errors import InfrastructureError
-from grader.models import Limits
+from grader.labs.loading import load_lab, materialize_variant
+from grader.models import Limits, Report
 from grader.paths import project_paths
+from grader.run.orchestrate import GradeOptions, grade_submission
 from grader.sandbox.docker.containers import (
     LABEL,
     LABEL_PID,
@@ -27,6 +34,7 @@ from grader.sandbox.docker.containers import (
 from grader.sandbox.docker.containers import (
     docker_client as connect,
 )
+from grader.sandbox.docker.engine import DockerEngine
 from grader.sandbox.docker.images import ImageRef, ensure_image
 
 TEST_RUN_PREFIX = "test-"
@@ -35,10 +43,39 @@ HERE = Path(__file__).resolve().parent
 TEST_LIMITS = Limits(memory="256m", cpus=1.0, pids=128, timeout=20, tmpfs="64m", output="64k")
 
 
+# Fixtures that grade once for many tests: under `--dist loadgroup` their tests go to one worker together,
+# so no second worker repeats the grading.
+GRADING_FIXTURE_GROUPS = {"sandbox_breaker": "sandbox-breaker", "hostile": "hostile-capstone",
+                          "walked_lab": "walked-lab", "plugin_site": "plugin-site"}
+# Labs whose gradings take seconds; every other lab's (MLflow, training, a served model) take a minute or more.
+QUICK_LABS = {"train-and-test"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if HERE in Path(str(item.fspath)).resolve().parents:
-            item.add_marker(pytest.mark.integration)
+        if HERE not in Path(str(item.fspath)).resolve().parents:
+            continue
+        item.add_marker(pytest.mark.integration)
+        group = next((GRADING_FIXTURE_GROUPS[f] for f in getattr(item, "fixturenames", ())
+                      if f in GRADING_FIXTURE_GROUPS), None)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+    # Longest first, so that with two workers neither is left alone with a long grading at the end.
+    items.sort(key=expected_cost_rank)
+
+
+def expected_cost_rank(item: pytest.Item) -> int:
+    """0 for a full grading of a lab that trains and serves a model, 1 for other gradings and the tests that
+    share one, 2 for the rest (seconds each): unit tests and the engine's own tests."""
+    if HERE not in Path(str(item.fspath)).resolve().parents:
+        return 2
+    callspec = getattr(item, "callspec", None)
+    lab_id = callspec.params.get("lab_id") if callspec else None
+    if (lab_id and lab_id not in QUICK_LABS) or item.path.name == "test_promotion_restart.py":
+        return 0
+    if lab_id or set(getattr(item, "fixturenames", ())) & {*GRADING_FIXTURE_GROUPS, "graded"}:
+        return 1
+    return 2
 
 
 def labelled_objects(client, label: str) -> list[tuple[str, str, dict[str, str]]]:
@@ -139,3 +176,73 @@ def nothing_left_behind():
     for run_id in stale_runs:
         cleanup_leftovers(client, run_id=run_id)
     assert leftovers == [], f"integration tests left these behind (now removed): {leftovers}"
+
+
+# --- shared gradings ---------------------------------------------------------------------------------
+
+REFERENCE = "reference"
+
+
+@dataclass(frozen=True)
+class SharedGrading:
+    """One lab submission (its reference or a variant) graded through the real pipeline, and what was
+    still labelled with its run id on the engine right after (containers, networks, volumes, images)."""
+
+    report: Report
+    leftovers: list[str]
+
+
+def grader_objects(client, run_id: str) -> list[str]:
+    """Everything still labelled with ``run_id``, images built from the submission included."""
+    label = {"label": f"{LABEL_RUN}={run_id}"}
+    found = [c.name for c in client.containers.list(all=True, filters=label, ignore_removed=True)]
+    found += [n.name for n in client.networks.list(filters=label)]
+    found += [v.name for v in client.volumes.list(filters=label)]
+    return found + [f"image {i.short_id}" for i in client.images.list(filters=label)]
+
+
+def shared_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder every worker of this session sees: under pytest-xdist each worker's base temp folder is a
+    child of the session's own, which no other pytest session uses."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared-gradings"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def graded(docker_client, runtime_image, tmp_path_factory) -> Callable[[str, str], SharedGrading]:
+    """``graded(lab_id, name)``: the grading of the lab's reference (``name="reference"``) or of one of its
+    variants. The first test to ask grades it, holding a file lock so another worker asking meanwhile waits
+    for that grading instead of repeating it; everyone after reads the stored report."""
+    folder = shared_folder(tmp_path_factory)
+    paths = project_paths()
+
+    def grade(lab_id: str, name: str = REFERENCE) -> SharedGrading:
+        stem = folder / f"{lab_id}--{name}"
+        with open(f"{stem}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            stored, failure = Path(f"{stem}.json"), Path(f"{stem}.error")
+            if failure.is_file():
+                pytest.fail(f"grading {lab_id}/{name} failed earlier in this session:\n{failure.read_text()}")
+            if not stored.is_file():
+                try:
+                    grading = _grade_now(docker_client, paths, lab_id, name, stem)
+                except BaseException:
+                    failure.write_text(traceback.format_exc())
+                    raise
+                stored.write_text(json.dumps({"report": grading.report.model_dump(mode="json"),
+                                              "leftovers": grading.leftovers}))
+            data = json.loads(stored.read_text())  # every caller gets the same, round-tripped, report
+            return SharedGrading(Report.model_validate(data["report"]), data["leftovers"])
+
+    return grade
+
+
+def _grade_now(client, paths, lab_id: str, name: str, stem: Path) -> SharedGrading:
+    lab = load_lab(lab_id, paths)
+    submission = lab.reference_dir if name == REFERENCE else materialize_variant(lab, name, stem / "submission")
+    options = GradeOptions(out_dir=stem / "report", store=False)
+    report = grade_submission(str(submission), lab_id, paths, DockerEngine(paths, client), options).report
+    return SharedGrading(report=report, leftovers=grader_objects(client, report.run_id))
+

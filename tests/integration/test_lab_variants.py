@@ -1,62 +1,44 @@
 """Every lab through the real pipeline: the reference gets full marks, each broken variant loses exactly
-the checks it declares (with the status it declares), and nothing is left on the engine afterwards."""
+the checks it declares (with the status it declares), and nothing is left on the engine afterwards.
+
+Each reference and variant is graded once per session by the shared ``graded`` fixture (conftest.py);
+`grader rubric test` (test_rubric_test.py) reads the same gradings."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from grader.labs.loading import list_lab_ids, load_lab, load_variants, materialize_variant
 from grader.models import Status
 from grader.paths import project_paths
-from grader.run.orchestrate import GradeOptions, grade_submission
-from grader.sandbox.docker.engine import DockerEngine
 
 PATHS = project_paths()
 VARIANTS = [(lab_id, name) for lab_id in list_lab_ids(PATHS) for name in load_variants(load_lab(lab_id, PATHS))]
 
 
-def grader_objects(client, run_id: str) -> list[str]:
-    label = f"capstone-grader.run={run_id}"
-    found = [c.name for c in client.containers.list(all=True, filters={"label": label})]
-    found += [n.name for n in client.networks.list(filters={"label": label})]
-    found += [v.name for v in client.volumes.list(filters={"label": label})]
-    found += [f"image {i.short_id}" for i in client.images.list(filters={"label": label})]  # built from submissions
-    return found
-
-
-@pytest.fixture
-def grade(docker_client, runtime_image, tmp_path):
-    def run(submission: Path, lab_id: str):
-        options = GradeOptions(out_dir=tmp_path / "report", store=False)
-        outcome = grade_submission(str(submission), lab_id, PATHS, DockerEngine(PATHS, docker_client), options)
-        assert grader_objects(docker_client, outcome.report.run_id) == []
-        return outcome.report
-    return run
-
-
 @pytest.mark.parametrize("lab_id", list_lab_ids(PATHS))
-def test_reference_solution_gets_full_marks(grade, lab_id):
-    lab = load_lab(lab_id, PATHS)
-    report = grade(lab.reference_dir, lab_id)
+def test_reference_solution_gets_full_marks(graded, lab_id):
+    grading = graded(lab_id)
+    report = grading.report
     # Manual items await a reviewer whatever the submission: not a loss.
     failures = {c.id: c.message for c in report.checks if c.status not in (Status.passed, Status.manual)}
     assert failures == {}
     assert report.score == report.max_score and report.passed
+    assert grading.leftovers == []
 
 
 @pytest.mark.parametrize(("lab_id", "variant"), VARIANTS, ids=[f"{lab}/{name}" for lab, name in VARIANTS])
-def test_broken_variant_loses_exactly_its_declared_checks(grade, tmp_path, lab_id, variant):
-    lab = load_lab(lab_id, PATHS)
-    submission = materialize_variant(lab, variant, tmp_path / "submission")
-    report = grade(submission, lab_id)
+def test_broken_variant_loses_exactly_its_declared_checks(graded, lab_id, variant):
+    grading = graded(lab_id, variant)
+    report = grading.report
     lost = {c.id: c.status.value for c in report.checks if c.status not in (Status.passed, Status.manual)}
-    assert lost == load_variants(lab)[variant].loses, {c.id: c.message for c in report.checks}
+    assert lost == load_variants(load_lab(lab_id, PATHS))[variant].loses, {c.id: c.message for c in report.checks}
     assert report.outcome == "graded"
+    assert grading.leftovers == []
 
 
 def test_cli_grades_the_reference_with_json_and_writes_all_reports(docker_client, runtime_image, tmp_path):

@@ -1,5 +1,6 @@
 """The session-finish guard of tests/conftest.py, run for real in a pytest session of its own: what a process of
-that session leaves on the engine fails the session and is removed; other owners' objects are not touched."""
+that session leaves on the engine fails the session and is removed; other owners' objects are not touched.
+The same under pytest-xdist, where what a worker's child left is found by the worker and named by the controller."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from uuid import uuid4
 
 import docker.errors
+import pytest
 
 from grader.sandbox.docker.containers import run_labels
 
@@ -32,7 +34,8 @@ LEAKY_TEST = textwrap.dedent('''
 ''')
 
 
-def test_session_fails_naming_what_its_processes_left_and_removes_only_that(docker_client, tmp_path):
+@pytest.mark.parametrize("workers", [[], ["-n", "1"]], ids=["one-process", "xdist-worker"])
+def test_session_fails_naming_what_its_processes_left_and_removes_only_that(docker_client, tmp_path, workers):
     run_id = f"test-leak-{uuid4().hex[:8]}"
     leaked = f"grader-{run_id}"
     # Someone else's object (this outer process owns it, not the inner session): it must survive.
@@ -44,7 +47,7 @@ def test_session_fails_naming_what_its_processes_left_and_removes_only_that(dock
         shutil.copy(TESTS / "conftest.py", session_dir / "conftest.py")
         (session_dir / "test_leaky.py").write_text(LEAKY_TEST.format(network=leaked, run_id=run_id))
         inner = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(session_dir),
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *workers, "--rootdir", str(session_dir),
              str(session_dir)],
             cwd=session_dir, capture_output=True, text=True, timeout=120,
         )

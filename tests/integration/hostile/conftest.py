@@ -159,6 +159,17 @@ class HostileRun:
         return next(s for s in self.report.services if s.id == service_id)
 
 
+def docker0_gateway(client: Any) -> str:
+    """The default bridge's gateway as the engine records it, else docker0's own address: an engine may record
+    none for its default bridge (seen with 20.10 here) while the host still holds that address on docker0."""
+    recorded = client.networks.get("bridge").attrs["IPAM"]["Config"][0].get("Gateway")
+    if recorded:
+        return str(recorded)
+    listing = subprocess.run(["ip", "-4", "-o", "addr", "show", "docker0"], capture_output=True, text=True,
+                             check=True).stdout
+    return listing.split()[3].split("/")[0]
+
+
 def _container_ip(container: Any, network: str) -> str:
     container.reload()
     return str(container.attrs["NetworkSettings"]["Networks"][network]["IPAddress"])
@@ -213,7 +224,7 @@ def standing_canaries(client: Any, image: str, labels: dict[str, str], other_run
             "canary_container": {"name": network_name, "ip": _container_ip(container, network_name),
                                  "port": CANARY_PORT},
             "host_canary_port": host.port,
-            "docker0_gateway": client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"],
+            "docker0_gateway": docker0_gateway(client),
             "host_addresses": host_addresses(),
             "other_run": {"ip": _container_ip(other_canary, other_run.network_name), "port": CANARY_PORT},
         }
