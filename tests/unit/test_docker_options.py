@@ -9,13 +9,8 @@ import pytest
 from grader.errors import InfrastructureError
 from grader.models import Limits
 from grader.sandbox.base import BASE_ENVIRONMENT, Mount, RunSpec
-from grader.sandbox.docker.containers import (
-    ENGINE_LOG_MAX_SIZE,
-    container_options,
-    docker_client,
-    owner_is_gone,
-    run_labels,
-)
+from grader.sandbox.docker.labels import owner_is_gone, run_labels
+from grader.sandbox.docker.options import ENGINE_LOG_MAX_SIZE, container_options, docker_client
 
 LIMITS = Limits(
     memory="512m", cpus=1.5, pids=100, timeout=60, tmpfs="64m", output="1k", nofile=512, fsize="10m"

@@ -2,16 +2,16 @@
 
 Everything this backend creates carries ``capstone-grader.*`` labels, and teardown finds what to remove
 by label rather than by memory, so an interrupted run (or a crashed grader, via ``cleanup_leftovers``)
-leaves nothing behind. Engine exceptions never leave this module: they become ``InfrastructureError``.
+leaves nothing behind (``labels``, ``cleanup``). Engine exceptions never leave this module: they become
+``InfrastructureError``.
 """
+
 
 from __future__ import annotations
 
 import itertools
-import os
 import posixpath
 import shutil
-import socket
 import tarfile
 import tempfile
 import threading
@@ -24,123 +24,33 @@ from typing import Any
 import docker
 import docker.errors
 import requests.exceptions
-from docker.types import LogConfig, Ulimit
 from docker.types import Mount as DockerMount
 
 from grader.errors import InfrastructureError, SubmissionError
 from grader.models import Limits, StepResult, parse_memory
 from grader.sandbox.base import SANDBOX_USER, WORK_DIR, OutputCap, RunSpec, Sandbox
+from grader.sandbox.docker.cleanup import cleanup_leftovers
 from grader.sandbox.docker.health import ENGINE_ERRORS, engine_failure, read_timed_out
+from grader.sandbox.docker.labels import (
+    LABEL,
+    LABEL_CREATED,
+    LABEL_HOST,
+    LABEL_PID,
+    LABEL_RUN,
+    owner_is_gone,
+    run_labels,
+)
+from grader.sandbox.docker.options import container_options, docker_client, engine_errors
 
-LABEL = "capstone-grader"
-LABEL_RUN = "capstone-grader.run"
-LABEL_PID = "capstone-grader.pid"
-LABEL_HOST = "capstone-grader.host"
-LABEL_CREATED = "capstone-grader.created"
-# The engine keeps at most this much of a service's output on disk (it backs service_logs). Steps'
-# output is streamed to the grader as it is written, which keeps only ``limits.output`` of it.
-ENGINE_LOG_MAX_SIZE = "16m"
+__all__ = ["LABEL", "LABEL_CREATED", "LABEL_HOST", "LABEL_PID", "LABEL_RUN", "DockerSandbox", "cleanup_leftovers",
+           "container_options", "docker_client", "owner_is_gone", "run_labels"]
+
 LOG_DRAIN_SECONDS = 30
 COPY_CHUNK = 1024 * 1024
 # An internal network still gives containers a default route to its bridge, which holds the gateway address
 # on the host: every host address (the gateway, docker0, eth0) would answer them through the host's INPUT
 # chain. Without an address on the bridge nothing answers there; containers still reach each other.
 RUN_NETWORK_OPTIONS = {"com.docker.network.bridge.inhibit_ipv4": "true"}
-
-
-def docker_client(timeout: int = 120) -> docker.DockerClient:
-    """A client for the engine named by the environment (``DOCKER_HOST``), checked to answer."""
-    try:
-        client = docker.from_env(timeout=timeout)
-        client.ping()
-    except ENGINE_ERRORS as exc:
-        raise InfrastructureError(
-            f"no Docker engine answers ({exc}): start one, e.g. `bash scripts/ensure-docker.sh`"
-        ) from exc
-    return client
-
-
-def run_labels(run_id: str) -> dict[str, str]:
-    """The labels on every object a run creates: who made it, for which run, and when."""
-    return {
-        LABEL: "1",
-        LABEL_RUN: run_id,
-        LABEL_PID: str(os.getpid()),
-        LABEL_HOST: socket.gethostname(),
-        LABEL_CREATED: str(int(time.time())),
-    }
-
-
-def container_options(
-    spec: RunSpec, *, name: str, labels: dict[str, str], network: str | None, volume: str | None,
-    engine_logs: bool = True, runtime: str | None = None,
-) -> dict[str, Any]:
-    """Keyword arguments for ``containers.create``: the hardening every candidate container gets.
-
-    ``network`` is the run network (joined only when ``spec.network``, never by an ``egress`` spec, which
-    gets the engine's default bridge instead); ``volume`` the work volume
-    (mounted only when ``spec.mount_work``). ``engine_logs`` keeps the output in the engine (capped at
-    ``ENGINE_LOG_MAX_SIZE``) for services; steps stream theirs and skip the engine's log driver, which
-    costs time on every line. ``runtime`` names the OCI runtime (e.g. ``runsc``, gVisor); None: the engine's default.
-    """
-    limits, fsize = spec.limits, parse_memory(spec.limits.fsize)
-    mounts = [DockerMount(m.target, str(m.source), type="bind", read_only=m.read_only) for m in spec.mounts]
-    if spec.mount_work and volume:
-        mounts.insert(0, DockerMount(WORK_DIR, volume, type="volume", read_only=False))
-    log = LogConfig(type="json-file", config={"max-size": ENGINE_LOG_MAX_SIZE, "max-file": "1"})
-    options: dict[str, Any] = {
-        "image": spec.image,
-        "command": ["sh", "-c", spec.command],
-        "name": name,
-        "hostname": spec.name[:63],
-        "labels": dict(labels),
-        "environment": spec.environment(),
-        "user": SANDBOX_USER,
-        "working_dir": WORK_DIR,
-        "read_only": True,
-        "tmpfs": {"/tmp": f"size={parse_memory(limits.tmpfs)},mode=1777"},
-        "mem_limit": parse_memory(limits.memory),
-        "memswap_limit": parse_memory(limits.memory),
-        "nano_cpus": int(limits.cpus * 1e9),
-        "pids_limit": limits.pids,
-        "ulimits": [
-            Ulimit(name="nofile", soft=limits.nofile, hard=limits.nofile),
-            Ulimit(name="fsize", soft=fsize, hard=fsize),
-            Ulimit(name="core", soft=0, hard=0),
-        ],
-        "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges"],
-        "init": True,
-        "ipc_mode": "private",
-        "log_config": log if engine_logs else LogConfig(type="none"),
-        "mounts": mounts,
-    }
-    if runtime:
-        options["runtime"] = runtime
-    if spec.egress:
-        # The engine's default bridge: a route out (NAT) to the package index, but no alias on and no route
-        # to the run's internal network, whose services stay out of reach.
-        options["network_mode"] = "bridge"
-    elif spec.network and network:
-        options["network"] = network
-        options["networking_config"] = {network: {"Aliases": [spec.name, *spec.aliases]}}
-        # The engine's DNS never answers for unknown names on an internal network: without this a lookup
-        # of a service that is gone hangs 10 s (5 s x 2 tries) instead of failing fast.
-        options["dns_opt"] = ["timeout:1", "attempts:2"]
-    else:
-        options["network_mode"] = "none"
-    if spec.image_command:  # an image built from the submission runs as its Dockerfile says (CMD, WORKDIR)
-        del options["command"], options["working_dir"]
-    return options
-
-
-@contextmanager
-def engine_errors(what: str) -> Iterator[None]:
-    """Translate engine exceptions into InfrastructureError naming what was being done."""
-    try:
-        yield
-    except ENGINE_ERRORS as exc:
-        raise engine_failure(what, exc) from exc
 
 
 class DockerSandbox(Sandbox):
@@ -362,98 +272,6 @@ class DockerSandbox(Sandbox):
             yield helper
         finally:
             _remove_quietly(helper)
-
-
-def cleanup_leftovers(
-    client: docker.DockerClient, *, run_id: str | None = None, only_dead_owners: bool = False
-) -> list[str]:
-    """Remove containers, networks and volumes the grader labelled: all, one run's, or those of runs whose
-    owning process (on this host) is gone. Tries everything, then raises the last failure, if any."""
-    label = f"{LABEL_RUN}={run_id}" if run_id else f"{LABEL}=1"
-    removed: list[str] = []
-    failure: Exception | None = None
-    for kind in ("container", "image", "network", "volume"):  # containers first: they hold the others
-        try:
-            objects = _list_labelled(client, kind, label)
-        except ENGINE_ERRORS as exc:
-            failure = exc
-            continue
-        for obj in objects:
-            labels = obj.attrs.get("Labels") or obj.attrs.get("Config", {}).get("Labels") or {}
-            if only_dead_owners and not owner_is_gone(labels):
-                continue
-            try:
-                _remove(kind, obj)
-            except docker.errors.NotFound:
-                continue
-            except ENGINE_ERRORS as exc:
-                failure = exc
-                continue
-            removed.append(f"{kind} {getattr(obj, 'name', None) or obj.short_id} (run {labels.get(LABEL_RUN, '?')})")
-    if failure is not None:
-        raise engine_failure(f"teardown could not remove everything labelled {label}", failure) from failure
-    return removed
-
-
-def owner_is_gone(labels: dict[str, str]) -> bool:
-    """Whether the grader process that created an object has exited (only knowable on its own host)."""
-    if labels.get(LABEL_HOST, socket.gethostname()) != socket.gethostname():
-        return False
-    try:
-        os.kill(int(labels.get(LABEL_PID, "")), 0)
-    except ValueError:
-        return False  # no owner recorded: not ours to judge
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False  # alive, another user's
-    return False
-
-
-def _list_labelled(client: docker.DockerClient, kind: str, label: str) -> list[Any]:
-    filters = {"label": label}
-    if kind == "container":
-        return list(client.containers.list(all=True, filters=filters, ignore_removed=True))
-    if kind == "network":
-        return list(client.networks.list(filters=filters))
-    if kind == "image":  # only images a run built from a submission carry run labels
-        return list(client.images.list(filters=filters))
-    return list(client.volumes.list(filters=filters))
-
-
-def _remove(kind: str, obj: Any, attempts: int = 5) -> None:
-    """Remove one object, retrying briefly on 409 (the engine still releasing an endpoint or a mount).
-
-    A network still holding endpoints (a container the grader did not label was connected to it, or the
-    engine kept a stale endpoint across a restart) has them force-disconnected first.
-    """
-    for attempt in range(attempts):
-        try:
-            if kind == "container":
-                obj.remove(force=True, v=True)
-            elif kind == "image":
-                obj.client.images.remove(obj.id, force=True)
-            elif kind == "volume":
-                obj.remove(force=True)
-            else:
-                obj.remove()
-            return
-        except docker.errors.APIError as exc:
-            if attempt == attempts - 1:
-                raise
-            if kind == "network" and "active endpoints" in str(exc):
-                _disconnect_all(obj)
-            elif exc.status_code != 409:
-                raise
-            time.sleep(0.2 * (attempt + 1))
-
-
-def _disconnect_all(network: Any) -> None:
-    network.reload()
-    for endpoint in (network.attrs.get("Containers") or {}).values():
-        with suppress(docker.errors.NotFound):
-            network.disconnect(endpoint.get("Name", ""), force=True)
-
 
 
 def _remove_quietly(container: Any) -> None:
