@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from grader.errors import BadInputError, SubmissionError
-from grader.intake.archive import ExtractLimits, TreeWriter, extract_tar, extract_zip
+from grader.intake.archive import extract_tar, extract_zip
 from grader.intake.submission import open_submission, tree_digest
+from grader.intake.tree import ExtractLimits, TreeWriter
 
 SMALL = ExtractLimits(max_files=5, max_bytes=1000, max_file_bytes=600)
 EXPECTED = "is not a directory, a git repository or a .zip/.tar.gz/.tgz/.tar archive"
@@ -544,7 +545,7 @@ def test_git_missing_remote_is_refused_with_gits_reason(area: Area) -> None:
 def test_git_clone_timeout_is_refused(
     area: Area, repo: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("grader.intake.submission.GIT_TIMEOUT_S", 0.001)
+    monkeypatch.setattr("grader.intake.git.GIT_TIMEOUT_S", 0.001)
     with refused("timed out after 0s"):
         open_submission(repo["path"], area.dest, ref="HEAD")
 
@@ -586,7 +587,7 @@ def test_git_archive_that_hangs_or_fails_is_refused(
     (bin_dir / "git").write_text(FAKE_GIT.format(archive=archive))
     (bin_dir / "git").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setattr("grader.intake.submission.GIT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr("grader.intake.git.GIT_TIMEOUT_S", 1.0)
     with refused(message):
         open_submission("https://example.invalid/student/capstone.git", area.dest)
 

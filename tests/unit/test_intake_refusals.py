@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from grader.cli import main
-from grader.intake.archive import ExtractLimits
+from grader.intake.tree import ExtractLimits
 
 HOSTILE = Path(__file__).resolve().parent.parent / "integration" / "hostile"
 if str(HOSTILE) not in sys.path:

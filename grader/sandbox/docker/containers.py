@@ -108,7 +108,8 @@ class DockerSandbox(Sandbox):
         refusal is kept in ``copy_refusals[path]`` so the caller can report it; nothing is raised, since
         what a candidate leaves behind is graded, not an error of the run.
         """
-        from grader.intake.archive import ExtractLimits, extract_tar
+        from grader.intake.archive import extract_tar
+        from grader.intake.tree import ExtractLimits
 
         source = posixpath.normpath(posixpath.join(WORK_DIR, path))
         if source != WORK_DIR and not source.startswith(WORK_DIR + "/"):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.intake.archive import ExtractLimits
+from grader.intake.tree import ExtractLimits
 from grader.results.report.markdown import escape_md
 
 HERE = Path(__file__).resolve().parent
