@@ -14,7 +14,7 @@ from grader.models import CheckResult, Report
 from grader.results.store import ResultStore
 from grader.review import rules
 from grader.review.model import Action, Review, ReviewChange
-from grader.review.store import ReviewStore
+from grader.review.store import ReviewStore, StaleReview
 
 REVIEWER_NAME_LIMIT = 80
 
@@ -53,9 +53,11 @@ class ReviewDesk:
             raise RunNotFound(f"no graded run {run_id!r} in {self.results.path}")
         return report, self.reviews.review(run_id)
 
-    def score_manual(self, run_id: str, check_id: str, points: str, comment: str, reviewer: str) -> ReviewChange:
-        """Set the points (and a comment) of a manual item."""
-        report, review = self.open_run(run_id)
+    def score_manual(self, run_id: str, check_id: str, points: str, comment: str, reviewer: str,
+                     seen_entries: int | None = None) -> ReviewChange:
+        """Set the points (and a comment) of a manual item. ``seen_entries``: the length of the audit log the
+        reviewer saw when deciding (a page's form carries it); another change since then refuses this one."""
+        report, review = self._open_unchanged(run_id, seen_entries)
         check = _check(report, check_id)
         value = rules.parse_points(points)
         rules.check_manual_score(check, value, review)
@@ -66,9 +68,10 @@ class ReviewDesk:
         self.reviews.append(change, expected_entries=len(review.changes))
         return change
 
-    def override(self, run_id: str, check_id: str, points: str, reason: str, reviewer: str) -> ReviewChange:
+    def override(self, run_id: str, check_id: str, points: str, reason: str, reviewer: str,
+                 seen_entries: int | None = None) -> ReviewChange:
         """Change the points a check counts, with a reason; the automatic result stays in the report."""
-        report, review = self.open_run(run_id)
+        report, review = self._open_unchanged(run_id, seen_entries)
         check = _check(report, check_id)
         value = rules.parse_points(points)
         why = rules.check_text(reason, "reason for the override", required=True)
@@ -79,15 +82,21 @@ class ReviewDesk:
         self.reviews.append(change, expected_entries=len(review.changes))
         return change
 
-    def release(self, run_id: str, reviewer: str) -> ReviewChange:
+    def release(self, run_id: str, reviewer: str, seen_entries: int | None = None) -> ReviewChange:
         """Mark the grade final: from now on candidate-facing outputs include the review."""
-        report, review = self.open_run(run_id)
+        report, review = self._open_unchanged(run_id, seen_entries)
         rules.check_release(report, review)
         totals = rules.totals(report, review)
         change = ReviewChange(run_id=run_id, action=Action.release, reviewer=check_reviewer(reviewer), at=self.clock(),
                               old_points=totals.automatic_score, new_points=totals.total_with_review)
         self.reviews.append(change, expected_entries=len(review.changes))
         return change
+
+    def _open_unchanged(self, run_id: str, seen_entries: int | None) -> tuple[Report, Review]:
+        report, review = self.open_run(run_id)
+        if seen_entries is not None and seen_entries != len(review.changes):
+            raise StaleReview(run_id)
+        return report, review
 
 
 def _check(report: Report, check_id: str) -> CheckResult:

@@ -154,3 +154,12 @@ def test_totals_of_an_unreviewed_run_are_the_automatic_ones() -> None:
     totals = rules.totals(sample_report(), Review("run-1"))
     assert (totals.reviewed_score, totals.review_points, totals.review_points_max) == (5, 0, 2)
     assert not totals.reviewed_passed and totals.missed_required == ("tests-pass",)
+
+
+def test_a_form_sent_after_someone_else_changed_the_review_is_refused(desk: ReviewDesk) -> None:
+    from grader.review.store import StaleReview
+
+    desk.score_manual("run-1", "problem", "1", "", "Ada", seen_entries=0)
+    with pytest.raises(StaleReview, match="changed since you opened it"):
+        desk.score_manual("run-1", "problem", "2", "", "Grace", seen_entries=0)
+    assert desk.reviews.review("run-1").marks["problem"].points == 1
