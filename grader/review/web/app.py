@@ -17,7 +17,7 @@ from grader.review.web.pages import pages
 
 LOG_TAIL_CHARS = 6000  # of a step's output or a service's log shown on a page
 # Pages that need no reviewer: signing in, and the files every page loads.
-OPEN_ENDPOINTS = {"pages.login", "static"}
+OPEN_ENDPOINTS = {"pages.login", "pages.favicon", "static"}
 
 
 def create_app(settings: access.ServeSettings) -> Flask:

@@ -38,6 +38,11 @@ def login() -> ResponseReturnValue:
     return redirect(target)
 
 
+@pages.get("/favicon.ico")
+def favicon() -> ResponseReturnValue:
+    return Response(status=204)
+
+
 @pages.post("/logout")
 def logout() -> ResponseReturnValue:
     session.clear()
