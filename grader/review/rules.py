@@ -143,7 +143,8 @@ def totals(report: Report, review: Review) -> Totals:
     checks = reviewed_checks(report, review)
     automatic = [c for c in checks if not c.is_manual]
     manual = [c for c in checks if c.is_manual]
-    reviewed_score = round(sum(c.points for c in automatic), 4)
+    # The automatic score plus each override's difference: a run nobody overrode keeps its score exactly.
+    reviewed_score = round(report.score + sum(c.points - c.check.points for c in automatic if c.mark), 4)
     missed = _missed_required(automatic)
     reaches_mark = reviewed_score >= report.pass_mark * report.max_score - 1e-9
     return Totals(
