@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 from pathlib import Path
 
 from rich.console import Console
@@ -31,20 +32,30 @@ def cmd_serve(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> in
     from werkzeug.serving import make_server
 
     from grader.review.web import create_app
-    from grader.review.web.access import ServeSettings, read_token
+    from grader.review.web.access import ServeRefused, ServeSettings, read_token
 
     token = read_token(args.token_file) if args.token_file else os.environ.get(TOKEN_VARIABLE) or None
     settings = ServeSettings(db_path=args.db or paths.results_db, host=args.host, port=args.port, token=token)
-    server = make_server(settings.host, settings.port, create_app(settings), threaded=True)
+    # Bound here, not by werkzeug, which answers a port in use by printing and exiting the process.
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    try:
+        listening = socket.create_server((settings.host, settings.port), family=family, backlog=128)
+    except OSError as exc:
+        raise ServeRefused(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc} "
+                           "(choose another --port, or 0 for any free one)") from exc
+    with listening:
+        server = make_server(settings.host, settings.port, create_app(settings), threaded=True,
+                             fd=listening.fileno())
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    err.print(f"review workspace on http://{host}:{server.server_port}/ over {settings.db_path}"
+    err.print(f"review workspace on http://{host}:{server.socket.getsockname()[1]}/ over {settings.db_path}"
               f"{' (token required)' if settings.needs_token else ''}; Ctrl-C stops it", highlight=False)
     try:
-        server.serve_forever()
+        server.serve_forever()  # returns on Ctrl-C or SIGTERM
     except KeyboardInterrupt:
-        err.print("review workspace stopped")
+        pass
     finally:
         server.server_close()
+    err.print("review workspace stopped")
     return 0
 
 
