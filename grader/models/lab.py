@@ -72,6 +72,10 @@ class ServiceSpec(StrictModel):
     )
     env: dict[str, str] = Field(default_factory=dict)
     ready_timeout: float | str = Field(30, description="seconds, or a manifest template")
+    ready_http: str | None = Field(
+        None, description="path (or template, e.g. {{ serve.predict_path }}) that must answer HTTP (any status) "
+        "before the service counts as ready; unset: an accepted connection is enough",
+    )
     limits: LimitOverrides | None = None
     trusted: bool = False
     start: Literal["before-steps", "after-steps"] = "after-steps"
@@ -208,6 +212,10 @@ class Lab(StrictModel):
         description="folder of the reference solution, or {base, patch, remove}: another reference changed",
     )
     task: Task | None = None
+    manifest_task: bool = Field(
+        False, description="a submission's manifest may describe its own task (task: data, features, label, request "
+        "body, where the prediction is); the lab's task is then only the default. Never for labs with hidden data",
+    )
     dependencies: DependencyPolicy = DependencyPolicy()
     sandbox: SandboxPolicy = SandboxPolicy()
     retry_on_infrastructure_error: int = Field(
