@@ -231,6 +231,13 @@ class Lab(StrictModel):
         default_factory=dict, description="defaults for the submission manifest (capstone.yaml)"
     )
 
+    @model_validator(mode="after")
+    def _hidden_data_stays_the_task(self) -> Lab:
+        if self.manifest_task and self.hidden:
+            raise ValueError("manifest_task: true in a lab with hidden data: a submission's own task would bypass the "
+                             "hidden rows")
+        return self
+
     def dataset_path(self, name: str) -> str | None:
         """Lab-relative path of a public (``data``) or hidden data set by name."""
         for mount in self.data:

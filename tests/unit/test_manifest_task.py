@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from grader.checks import get_check_type
 from grader.checks.served_answers import agrees, as_task_value, invalid_value, quality, unstable
 from grader.checks.served_answers import predictions as served_predictions
+from grader.checks.serving_verdict import judge_served
+from grader.evidence import ModelEvaluation, ServingObservation
 from grader.evidence.answers import HttpAnswer
+from grader.evidence.mlflow_snapshot import ModelVersion
 from grader.evidence.request_body import (
     BodyTemplate,
     at_path,
@@ -20,9 +26,11 @@ from grader.evidence.request_body import (
     find_prediction,
     template_from_example,
 )
-from grader.evidence.served_task import ServedTask, manifest_task
+from grader.evidence.served_task import NOT_DESCRIBED, ServedTask, manifest_task
 from grader.labs.manifest import SubmissionManifest
 from grader.labs.manifest_task import TaskSection, prediction_path_steps
+from grader.models import CheckOutcome, Status
+from tests.unit.check_contract import FakeEvidence, make_context, run_check
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 ROW = [5.1, 3.5, 1.4, 0.2]
@@ -236,3 +244,98 @@ def test_random_output_gives_two_answers_to_the_same_request():
     again = served_predictions(task, answers(*[rng.random() for _ in range(4)]))
     assert unstable(task, first, again) == 0
     assert unstable(task, first, first) is None
+
+
+# --- the serving verdict (http require: served) --------------------------------------------------------------
+
+
+@dataclass
+class ServedFacts:
+    """The evidence ``served`` reads: the task, the registered model's predictions, the manifest and the lab."""
+
+    task: ServedTask
+    evaluation: ModelEvaluation
+    manifest: SubmissionManifest = field(default_factory=lambda: SubmissionManifest.model_validate(
+        {"model": {"name": "iris-model", "alias": "live"}}))
+    lab: Any = field(default_factory=lambda: SimpleNamespace(lab=SimpleNamespace(manifest={"model": {"name": "x"}})))
+
+    def served_task(self) -> ServedTask:
+        return self.task
+
+    def model_evaluation(self) -> ModelEvaluation:
+        return self.evaluation
+
+
+VERSION = ModelVersion(name="iris-model", version="3", run_id="r", source="s", stage="None", created_ms=0)
+REGISTERED = ModelEvaluation(version=VERSION, predictions={"task": ["a", "b", "a", "b"]})
+NOTHING = ModelEvaluation(version=None, load_error="no version of 'iris-model' was registered during grading")
+
+
+def observed(values: list[Any], again: list[Any] | None = None, status: int = 200) -> ServingObservation:
+    def as_answers(items: list[Any]) -> tuple[HttpAnswer, ...]:
+        return tuple(HttpAnswer(status=status, body=json.dumps({"predictions": [v]})) for v in items)
+    return ServingObservation(predict_url="http://model-server:8000/predict", metrics_url="m",
+                              bodies=({"inputs": [{"x": 1}]},), scrape_before=HttpAnswer(status=None),
+                              scrape_after=HttpAnswer(status=None), parity=as_answers(values),
+                              counter_window=as_answers(values if again is None else again))
+
+
+def judged(evaluation: ModelEvaluation, serving: ServingObservation, **task: Any) -> CheckOutcome:
+    params = get_check_type("http").params.model_validate({"require": "served", "rows": 4})
+    return judge_served(params, ServedFacts(served_task(**task), evaluation), serving)  # type: ignore[arg-type]
+
+
+def test_answers_from_the_registered_model_pass():
+    outcome = judged(REGISTERED, observed(["a", "b", "a", "b"]))
+    assert outcome.status is Status.passed and outcome.message == \
+        "4/4 answers match the registered model 'iris-model' version 3"
+
+
+def test_a_model_of_its_own_earns_partial_credit_and_says_why():
+    outcome = judged(NOTHING, observed(["a", "b", "a", "a"]))
+    assert outcome.status is Status.failed and outcome.score_fraction == 0.5
+    assert outcome.message == (
+        "the server answers valid predictions, accuracy 0.75 on the grader's rows, but they do not come from a "
+        "registered model: nothing was registered under 'iris-model' (alias 'live'), the model capstone.yaml "
+        "declares: load the registered model (models:/iris-model@live, given as MODEL_URI) instead of a file of "
+        "your own")
+    other = judged(REGISTERED, observed(["a", "b", "b", "b"]))
+    assert other.score_fraction == 0.5 and "only 3/4 answers match the registered model 'iris-model' version 3" \
+        in other.message
+
+
+def test_dummy_output_earns_nothing():
+    constant = judged(NOTHING, observed(["a", "a", "a", "a"]))
+    assert constant.score_fraction == 0 and "no better than a baseline" in constant.message
+    assert "dummy or random output" in constant.message
+    outside = judged(NOTHING, observed(["object"] * 4))
+    assert outside.score_fraction == 0 and "'object' is not one of the task's classes" in outside.message
+    changing = judged(NOTHING, observed(["a", "b", "a", "b"], again=["b", "b", "a", "b"]))
+    assert changing.score_fraction == 0 and "the same request got two different answers (row 1)" in changing.message
+
+
+def test_no_usable_answer_says_what_came_back():
+    refused = judged(REGISTERED, observed(["a"] * 4, status=422))
+    assert refused.score_fraction == 0 and "none of 4 prediction requests to http://model-server:8000/predict got a " \
+        "2xx answer (first: 422" in refused.message
+    wrong_place = judged(REGISTERED, observed(["a"] * 4), path="result.label")
+    assert wrong_place.score_fraction == 0 and "holds no classification prediction at 'result.label'" \
+        in wrong_place.message
+
+
+def test_rows_without_labels_cannot_be_scored_but_stable_answers_still_earn_partial_credit():
+    outcome = judged(NOTHING, observed([120.5, 80.0, 99.0, 101.0]), kind="regression", labels=None, classes=())
+    assert outcome.score_fraction == 0.5 and outcome.message.startswith("the server answers valid predictions, but")
+
+
+def test_without_a_task_the_checks_that_send_predictions_skip_with_the_reason(tmp_path):
+    serving = ServingObservation(predict_url="p", metrics_url="m", bodies=(), scrape_before=HttpAnswer(status=200),
+                                 scrape_after=HttpAnswer(status=200), no_traffic=NOT_DESCRIBED)
+    ctx = make_context(tmp_path, facts=FakeEvidence(served=serving))
+    for params in ({"require": "served"}, {"require": "parity"}, {"require": "malformed"}, {"require": "load"}):
+        outcome = run_check("http", params, ctx)
+        assert outcome.status is Status.skipped
+        assert outcome.message == "no prediction was sent: the manifest does not describe the task (add a task: " \
+            "section to capstone.yaml)"
+    counter = run_check("prometheus", {"require": "counter"}, ctx)
+    assert counter.status is Status.skipped and "the manifest does not describe the task" in counter.message
