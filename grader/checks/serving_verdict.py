@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from grader.checks.served_answers import agrees, invalid_value, predictions, quality, unstable
 from grader.evidence import Facts, ServingObservation
 from grader.evidence.answers import NO_ANSWER
+from grader.evidence.served_task import ServedTask
 from grader.models import CheckOutcome
 
 if TYPE_CHECKING:
@@ -33,8 +34,7 @@ def judge_served(params: Params, facts: Facts, serving: ServingObservation) -> C
         first = answers[0] if answers else NO_ANSWER
         return CheckOutcome.failed(
             f"none of {len(answers)} prediction requests to {serving.predict_url} got a 2xx answer (first: "
-            f"{first.describe_status()}: {first.text[:200]!r}); check the request body the server expects "
-            "against task.request in capstone.yaml", **evidence)
+            f"{first.describe_status()}: {first.text[:200]!r}); {_what_was_sent(task)}", **evidence)
     empty = next((p for p in ok if p.value is None), None)
     if empty is not None:
         where = f"at {task.prediction_path!r}" if task.prediction_path else "under a key such as prediction"
@@ -68,6 +68,14 @@ def judge_served(params: Params, facts: Facts, serving: ServingObservation) -> C
         params.partial_credit,
         f"the server answers valid predictions{quality_note}{failures}, but {registry_note}: load the registered "
         f"model ({facts.manifest.model.uri}, given as MODEL_URI) instead of a file of your own", **evidence)
+
+
+def _what_was_sent(task: ServedTask) -> str:
+    if task.declared:
+        return "check the request body the server expects against task.request in capstone.yaml"
+    features = ", ".join(task.features)
+    return (f"capstone.yaml has no task: section, so the grader sent the lab's default task ({features}): describe "
+            "your own (data, features, label, request, prediction; see docs/manifest.md)")
 
 
 def _registry_agreement(params: Params, facts: Facts, served: list[Any]) -> tuple[str, bool]:

@@ -88,8 +88,8 @@ class TaskSection(_Section):
         "classification", description="classification: answers are compared as labels; regression: within tolerance"
     )
     data: str | None = Field(
-        None, description="data file in the repository (.csv or .parquet) the grader picks rows from; as submitted, "
-        "not as training left it",
+        None, description="data file in the repository the grader picks rows from: CSV (any name, e.g. a DVC cache "
+        "file), or .parquet; as submitted, not as training left it",
     )
     loader: str | None = Field(
         None, description=f"a data set the grader's image provides instead of a file: sklearn:<name>, name one of "
@@ -134,8 +134,6 @@ class TaskSection(_Section):
             return value
         if value.startswith("/") or ".." in value.split("/"):
             raise ValueError("must be a path inside the repository, such as data/train.csv")
-        if not value.lower().endswith((".csv", ".parquet")):
-            raise ValueError("must be a .csv or .parquet file")
         return value
 
     @field_validator("prediction")

@@ -49,7 +49,6 @@ def task_section(**values: Any) -> TaskSection:
     ({"data": "d.csv"}, "data needs label"),
     ({"data": "/etc/passwd.csv", "label": "y"}, "inside the repository"),
     ({"data": "../x.csv", "label": "y"}, "inside the repository"),
-    ({"data": "d.xlsx", "label": "y"}, ".csv or .parquet"),
     ({"loader": "sklearn:california_housing"}, "need the internet"),
     ({"loader": "iris"}, "sklearn:<name>"),
     ({"loader": "sklearn:iris", "prediction": "a..b"}, "dotted path"),
