@@ -7,6 +7,7 @@ the probe's REST calls.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -513,8 +514,9 @@ def answering(script: str, plan: dict[str, Any] | None, arguments: list[str], fi
         if action["do"] == "get":
             answers[action["label"]] = {"status": 200, "body": f"# scraped for {action['label']}\n"}
         else:
+            sent = action.get("bodies", action.get("requests", []))  # predictions, or raw (malformed) requests
             answers[action["label"]] = {"responses": [{"status": 200, "body": '{"prediction": "none"}',
-                                                      "latency_ms": 3.5}] * len(action["bodies"])}
+                                                      "latency_ms": 3.5}] * len(sent)}
     return [answers]
 
 
@@ -529,3 +531,42 @@ def test_the_serving_sequence_is_what_the_request_asks_and_comes_back_typed(tmp_
     assert all(answer.ok and answer.latency_ms == 3.5 for answer in observed.parity)
     assert observed.malformed == () and observed.load is None
     assert facts.serving() is observed and len(probe.calls) == 1  # collected once per run
+
+
+def test_a_manifest_task_sends_its_own_rows_in_its_own_body(tmp_path):
+    from grader.evidence.served_task import TASK_DATASET
+    from grader.labs.manifest import SubmissionManifest
+
+    plans: list[dict[str, Any]] = []
+
+    def recording(script: str, plan: dict[str, Any] | None, arguments: list[str], files: Path | None) -> list[dict]:
+        plans.append(plan or {})
+        return answering(script, plan, arguments, files)
+
+    root = tmp_path / "submission"
+    root.mkdir()
+    (root / "iris.csv").write_text("a,b,species\n" + "".join(f"{i},{i * 2}.5,s{i % 2}\n" for i in range(10)))
+    manifest = SubmissionManifest.model_validate({"task": {
+        "data": "iris.csv", "label": "species", "request": {"body": {"inputs": "{{ records }}"}},
+        "prediction": "predictions[0]"}})
+    lab = load_lab("capstone-review", project_paths())
+    facts = make_facts(tmp_path, lab, ScriptedProbe(recording), manifest=manifest,
+                       request=EvidenceRequest(parity_rows=3, malformed=True))
+    facts.submission_root = root
+    facts.data = dataclasses.replace(facts.data, submission_root=root)
+    task = facts.served_task()
+    assert task.dataset == TASK_DATASET and task.features == ("a", "b") and task.classes == ("s0", "s1")
+    observed = facts.serving()
+    parity = next(a for a in plans[0]["actions"] if a["label"] == PARITY)
+    assert parity["prepared"] and len(parity["bodies"]) == 3
+    first = json.loads(parity["bodies"][0]["body"])
+    assert first == {"inputs": [dict(zip(task.features, task.rows[0], strict=True))]}
+    assert observed.bodies[0] == first  # the report shows what was sent
+    assert [m.why for m in observed.malformed_sent][:2] == ["body is not JSON", "empty JSON object"]
+
+
+def test_a_lab_without_a_manifest_task_keeps_its_own(tmp_path):
+    facts = make_facts(tmp_path, load_lab("mlops-capstone", project_paths()), refusing_probe)
+    task = facts.served_task()
+    assert not task.declared and task.dataset == "holdout" and "hidden from the candidate" in task.source
+    assert json.loads(task.bodies()[0]["body"]) == {"features": list(task.rows[0])}
