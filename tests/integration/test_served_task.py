@@ -36,7 +36,6 @@ def manifest(dataset: str, register: bool, source: str, body: str, task: dict[st
         "serve": {"command": serve or f"{env} python -m uvicorn app:app --host 0.0.0.0 --port 8000",
                   "port": 8000, "predict_path": "/predict", "ready_timeout": 90},
         "model": {"name": "served-model", "alias": "live"},
-        "tests": {"command": "python -c 'print(1)'"},
         "task": task,
     }
 
