@@ -155,7 +155,8 @@ def _not_ready_message(exit_code: int | None, running: bool, port: int, ready_ti
     if exit_code == HTTP_SILENT:
         return silent
     if exit_code == GONE_AFTER_ACCEPTING:
-        return f"{silent}, and the server then exited"
+        return (f"port {port} accepted connections but the server exited before answering HTTP at {http_path}: the "
+                "app likely failed to load in its workers (see its log)")
     if running:
         return f"not listening on port {port} within {ready_timeout:.0f}s"
     return f"exited before listening on port {port}"

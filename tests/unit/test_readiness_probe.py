@@ -88,8 +88,8 @@ def test_nothing_listening_waits_out_the_deadline():
 @pytest.mark.parametrize(("code", "running", "expected"), [
     (HTTP_SILENT, True, "port 5000 accepted connections but nothing answered HTTP at /predict within 20 s: the app "
                         "likely failed to load in its workers (see its log)"),
-    (GONE_AFTER_ACCEPTING, False, "nothing answered HTTP at /predict within 20 s: the app likely failed to load in "
-                                  "its workers (see its log), and the server then exited"),
+    (GONE_AFTER_ACCEPTING, False, "port 5000 accepted connections but the server exited before answering HTTP at "
+                                  "/predict: the app likely failed to load in its workers (see its log)"),
     (PORT_DEADLINE, True, "not listening on port 5000 within 90s"),
     (PORT_DEADLINE, False, "exited before listening on port 5000"),
 ])
