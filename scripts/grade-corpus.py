@@ -32,7 +32,7 @@ from grader.sandbox import make_engine
 CRITERIA = {
     "tracking": ["run-tracked"],
     "registry": ["model-registered"],
-    "serving": ["server-ready"],
+    "serving": ["predictions-served"],
     "metrics": ["metrics-exposition"],
     "tests": ["unit-tests"],
     "dockerfile": ["dockerfile"],

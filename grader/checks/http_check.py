@@ -2,9 +2,16 @@
 
 ``require`` picks the property:
 
-- ``ready``: the server listened on its port within the manifest's ``serve.ready_timeout``;
-- ``parity``: for ``rows`` hidden rows (one request each, in the manifest's request format) the
-  server's answers agree with the registered model's own predictions in at least ``min_agreement``;
+- ``ready``: the server answered HTTP (any status) within the manifest's ``serve.ready_timeout`` (a lab
+  service with ``ready_http``; otherwise: it accepted connections on its port);
+- ``parity``: for ``rows`` rows of the task (one request each, in the task's request template) the
+  server's answers agree with the registered model's own predictions in at least ``min_agreement``
+  (regression: within ``task.tolerance``). The rows are the lab's hidden ones, or those of the task the
+  manifest describes (``task:``, labs with ``manifest_task``), labelled so in the evidence;
+- ``served``: the verdict a reviewer gives: full points when the answers are the registered model's;
+  ``partial_credit`` when they are real predictions (valid for the task, the same answer to the same request,
+  better than a baseline where the rows have labels) that do not come from the registry (a committed model
+  file); none for no usable answer or dummy output;
 - ``accuracy``: the server's answers to ``rows`` hidden rows are right (against labels the grader keeps)
   in at least ``min_accuracy`` of them — for a server whose model is not in the registry, e.g. one baked
   into an image built from the submission;
@@ -26,15 +33,18 @@ from typing import Any, Literal
 from pydantic import Field
 
 from grader.checks.base import CheckContext, CheckParams, CheckType
+from grader.checks.served_answers import ServedPrediction, agrees, predictions
+from grader.checks.serving_verdict import judge_served
 from grader.evidence import MODEL_SERVER, Facts, ServingObservation
-from grader.evidence.labels import normalise
+from grader.evidence.model_evaluation import ModelEvaluation
 from grader.evidence.request import EvidenceRequest
-from grader.evidence.serving import decode_prediction, percentile
+from grader.evidence.served_task import ServedTask
+from grader.evidence.serving import percentile
 from grader.models import CheckOutcome
 
 
 class Params(CheckParams):
-    require: Literal["ready", "parity", "accuracy", "malformed", "load"]
+    require: Literal["ready", "parity", "accuracy", "malformed", "load", "served"]
     service: str = Field(MODEL_SERVER, description="``ready``: the service id")
     rows: int = Field(40, ge=1, le=1000, description="``parity``: hidden rows to compare")
     min_agreement: float = Field(0.98, ge=0, le=1, description="``parity``: share of answers that must agree")
@@ -43,15 +53,22 @@ class Params(CheckParams):
     concurrency: int = Field(4, ge=1, le=64, description="``load``: requests in flight")
     max_p95_ms: float = Field(200, gt=0, description="``load``: p95 latency bar")
     max_error_rate: float = Field(0.0, ge=0, le=1, description="``load``: share of non-2xx answers allowed")
+    partial_credit: float = Field(
+        0.5, ge=0, le=1, description="``served``: share of the points for real predictions not from the registry"
+    )
 
 
 def plan(params: Params) -> EvidenceRequest:
-    """``parity``/``accuracy``: the answers to ``rows`` hidden rows (parity: and the registered model's own);
+    """``parity``/``accuracy``/``served``: the answers to ``rows`` rows (parity, served: and the registered model's);
     ``malformed``: the broken requests; ``load``: the load run; ``ready`` needs no probe."""
     if params.require == "parity":
         return EvidenceRequest(parity_rows=params.rows, model_evaluation=True, registry=True)
     if params.require == "accuracy":
         return EvidenceRequest(parity_rows=params.rows)
+    if params.require == "served":
+        # The counter window sends the first rows again: the same request must get the same answer.
+        return EvidenceRequest(parity_rows=params.rows, model_evaluation=True, registry=True,
+                               counter_requests=min(params.rows, 10))
     if params.require == "malformed":
         return EvidenceRequest(malformed=True)
     if params.require == "load":
@@ -71,30 +88,26 @@ def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
         return CheckOutcome.failed(f"{params.service}: {service.message}", **evidence)
     facts: Facts = ctx.require_facts()
     serving = facts.serving()
-    handlers = {"parity": _parity, "accuracy": _accuracy, "malformed": _malformed, "load": _load}
+    if serving.no_traffic is not None:
+        return CheckOutcome.skipped(f"no prediction was sent: {serving.no_traffic}")
+    handlers = {"parity": _parity, "accuracy": _accuracy, "malformed": _malformed, "load": _load,
+                "served": judge_served}
     return handlers[params.require](params, facts, serving)
 
 
 def _parity(params: Params, facts: Facts, serving: ServingObservation) -> CheckOutcome:
+    task = facts.served_task()
     responses = serving.parity[: params.rows]
     evaluation = facts.model_evaluation()
-    reference = evaluation.predictions.get(facts.served_dataset)
+    reference = evaluation.predictions.get(task.dataset)
     if reference is None:
-        return CheckOutcome.failed(f"the registered model could not be evaluated: {evaluation.load_error}")
-    classes = facts.classes()
-    samples: list[dict[str, Any]] = []
-    agree = 0
-    for index, response in enumerate(responses):
-        served = decode_prediction(response.body) if response.ok else None
-        expected = normalise(reference[index], classes)
-        got = None if served is None else normalise(served, classes)
-        agree += got == expected
-        if len(samples) < 5 or (got != expected and len(samples) < 15):
-            samples.append({"request": serving.bodies[index], "status": response.status,
-                            "response": response.text[:300],
-                            "registered_model": expected})
+        why = _why_no_reference(evaluation, task)
+        return CheckOutcome.failed(f"the registered model could not be evaluated: {why}")
+    served = predictions(task, responses)
+    agree = sum(agrees(task, p.value, expected) for p, expected in zip(served, reference, strict=False))
     share = agree / len(responses) if responses else 0.0
-    evidence = {"agreement": round(share, 4), "compared": len(responses), "samples": samples,
+    evidence = {"agreement": round(share, 4), "compared": len(responses), "rows": task.source,
+                "samples": _samples(task, serving, served, reference),
                 "model_version": evaluation.version.version if evaluation.version else None}
     if share >= params.min_agreement:
         return CheckOutcome.passed(f"{agree}/{len(responses)} answers match the registered model", **evidence)
@@ -102,26 +115,43 @@ def _parity(params: Params, facts: Facts, serving: ServingObservation) -> CheckO
                                f"({params.min_agreement:.0%} needed)", **evidence)
 
 
+def _why_no_reference(evaluation: ModelEvaluation, task: ServedTask) -> str:
+    if evaluation.load_error:
+        return evaluation.load_error
+    return evaluation.errors.get(task.dataset, f"it made no predictions on {task.source}")
+
+
+def _samples(task: ServedTask, serving: ServingObservation, served: list[ServedPrediction],
+             reference: list[Any] | None) -> list[dict[str, Any]]:
+    samples: list[dict[str, Any]] = []
+    for index, prediction in enumerate(served):
+        expected = reference[index] if reference is not None and index < len(reference) else None
+        wrong = reference is not None and not agrees(task, prediction.value, expected)
+        if len(samples) < 5 or (wrong and len(samples) < 15):
+            sample = {"request": serving.bodies[index] if index < len(serving.bodies) else None,
+                      "status": prediction.answer.status, "response": prediction.answer.text[:300],
+                      "prediction": prediction.value}
+            if reference is not None:
+                sample["registered_model"] = expected
+            samples.append(sample)
+    return samples
+
+
 def _accuracy(params: Params, facts: Facts, serving: ServingObservation) -> CheckOutcome:
+    task = facts.served_task()
     responses = serving.parity[: params.rows]
     if not responses:
         return CheckOutcome.errored("the probe sent no prediction requests")
-    labels, classes = facts.labels(facts.served_dataset), facts.classes()
-    right = 0
-    samples: list[dict[str, Any]] = []
-    for index, response in enumerate(responses):
-        served = decode_prediction(response.body) if response.ok else None
-        got = None if served is None else normalise(served, classes)
-        right += got == labels[index]
-        if got != labels[index] and len(samples) < 10:
-            samples.append({"request": serving.bodies[index], "status": response.status,
-                            "response": response.text[:300]})
+    if task.labels is None:
+        return CheckOutcome.skipped(f"the rows sent ({task.source}) have no labels to score answers against")
+    served = predictions(task, responses)
+    right = sum(agrees(task, p.value, label) for p, label in zip(served, task.labels, strict=False))
     share = right / len(responses)
     evidence = {"accuracy": round(share, 4), "rows": len(responses), "min_accuracy": params.min_accuracy,
-                "wrong_samples": samples}
+                "source": task.source, "samples": _samples(task, serving, served, list(task.labels))}
     if share >= params.min_accuracy:
-        return CheckOutcome.passed(f"{right}/{len(responses)} answers right on hidden rows", **evidence)
-    return CheckOutcome.failed(f"only {right}/{len(responses)} answers right on hidden rows "
+        return CheckOutcome.passed(f"{right}/{len(responses)} answers right on {task.source}", **evidence)
+    return CheckOutcome.failed(f"only {right}/{len(responses)} answers right on {task.source} "
                                f"({params.min_accuracy:.0%} needed)", **evidence)
 
 

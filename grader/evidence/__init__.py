@@ -42,18 +42,21 @@ from grader.evidence.promotion import (
 )
 from grader.evidence.registry import read_registry
 from grader.evidence.request import DEFAULT_PROMOTION_ROWS, DriftRequest, EvidenceRequest
+from grader.evidence.request_body import BodyTemplate
 from grader.evidence.retraining import Retraining, collect_retraining
 from grader.evidence.run_data import MODEL_SERVER, TRACKING_SERVICE, RunData, tracking_url
+from grader.evidence.served_task import NOT_DESCRIBED, ServedTask, TaskUndescribed, lab_task, manifest_task
 from grader.evidence.serving_observation import ServingObservation, observe_serving
 from grader.evidence.sweep import sweep_runs
 from grader.labs.manifest import SubmissionManifest
+from grader.labs.manifest_task import TaskSection
 from grader.models import ServiceResult
 
 if TYPE_CHECKING:
     from grader.labs.loading import LoadedLab
 
 __all__ = ["MODEL_SERVER", "TRACKING_SERVICE", "EvidenceRequest", "Facts", "ModelEvaluation", "ProbeRunner",
-           "ServingObservation", "parse_probe_output", "tracking_url"]
+           "ServedTask", "ServingObservation", "TaskUndescribed", "parse_probe_output", "tracking_url"]
 T = TypeVar("T")
 DEFAULT_SWEEP_METRIC = "val_accuracy"
 
@@ -70,13 +73,15 @@ class Facts:
     scratch: Path
     request: EvidenceRequest = field(default_factory=EvidenceRequest)  # what the rubric's check types asked for
     restart_model_server: Callable[[], ServiceResult] | None = None  # for serve.reload: restart
+    submission_root: Path | None = None  # the submission as taken in: a manifest task's data is read there
     data: RunData = field(init=False)  # what every collector reads about the run
     _cache: dict[str, Any] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def __post_init__(self) -> None:
         self.data = RunData(lab=self.lab, manifest=self.manifest, started_at_ms=self.started_at_ms,
-                            services=self.services, run_probe=self.run_probe, scratch=self.scratch)
+                            services=self.services, run_probe=self.run_probe, scratch=self.scratch,
+                            submission_root=self.submission_root)
         self._evaluator = ModelEvaluator(self.data, EVALUATOR)
         self._retrained_evaluator = ModelEvaluator(self.data, RETRAINED_EVALUATOR)
 
@@ -96,12 +101,14 @@ class Facts:
 
     def applies(self) -> bool:
         """Whether this lab runs a capstone pipeline these collectors can observe."""
-        return self.lab.lab.task is not None and tracking_url(self.lab) is not None
+        has_task = self.lab.lab.task is not None or self._manifest_task() is not None
+        return has_task and tracking_url(self.lab) is not None
 
     def start_evaluator(self, submit: Submit) -> None:
         """Start the model evaluator ahead of time (e.g. while training runs) when a check needs a model
         scored: it imports its libraries, then waits until it is told which models to load."""
         if self.request.models:
+            self._evaluator.declared_task = self._declared_task()
             self._evaluator.start(submit)
 
     def prefetch(self) -> None:
@@ -152,6 +159,34 @@ class Facts:
         """Every label of the training set, sorted."""
         return self.data.classes()
 
+    def served_task(self) -> ServedTask:
+        """The task served traffic is drawn from: the manifest's (in a lab that allows one), else the lab's.
+        Raises TaskUndescribed when there is neither."""
+        return self._once("task", self._resolve_task)
+
+    def _manifest_task(self) -> TaskSection | None:
+        return self.manifest.task if self.lab.lab.manifest_task else None
+
+    def _resolve_task(self) -> ServedTask:
+        template = BodyTemplate.from_format(self.manifest.serve.request_format)
+        section = self._manifest_task()
+        if section is not None:
+            return manifest_task(section, self.submission_root, self.run_probe, self.scratch, template)
+        task = self.lab.lab.task
+        if task is None:
+            raise TaskUndescribed(NOT_DESCRIBED)
+        name = self.data.first_hidden
+        return lab_task(task, template, self.data.feature_rows(name), self.data.labels(name), self.classes(), name)
+
+    def _declared_task(self) -> ServedTask | None:
+        """The manifest's task for the evaluator (it scores the lab's data sets itself), or None."""
+        if self._manifest_task() is None:
+            return None
+        try:
+            return self.served_task()
+        except InfrastructureError:
+            return None
+
     @property
     def served_dataset(self) -> str:
         """The hidden data set the grader's served traffic is drawn from."""
@@ -185,7 +220,12 @@ class Facts:
                 if key.startswith(RUN_KEY_PREFIX)}
 
     def _model_evaluations(self) -> dict[str, ModelEvaluation]:
-        return self._once("models", lambda: self._evaluator.evaluate(self._models_to_evaluate()))
+        def collect() -> dict[str, ModelEvaluation]:
+            if self._evaluator.declared_task is None:
+                self._evaluator.declared_task = self._declared_task()
+            return self._evaluator.evaluate(self._models_to_evaluate())
+
+        return self._once("models", collect)
 
     def _models_to_evaluate(self) -> dict[str, ModelToEvaluate]:
         """The served registered version, and each sweep run's model when a check asked for the sweep.
@@ -202,7 +242,13 @@ class Facts:
 
     def serving(self) -> ServingObservation:
         """The model server's answers to the grader's traffic, and its metrics scraped around it."""
-        return self._once("serving", lambda: observe_serving(self.data, self.request))
+        def collect() -> ServingObservation:
+            try:
+                return observe_serving(self.data, self.request, self.served_task())
+            except TaskUndescribed as exc:
+                return observe_serving(self.data, self.request, None, str(exc))
+
+        return self._once("serving", collect)
 
     def drift(self) -> DriftObservation:
         """The drift signal read before any traffic, after in-distribution rows and after shifted rows."""

@@ -25,6 +25,14 @@ def write_features(source: Path, features: Sequence[str], dest: Path) -> None:
             writer.writerow([row[name] for name in features])
 
 
+def write_rows(features: Sequence[str], rows: Sequence[Sequence[Any]], dest: Path) -> None:
+    """Feature rows as a CSV file (the header is the features)."""
+    with dest.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(features)
+        writer.writerows(rows)
+
+
 def normalise(value: Any, classes: Sequence[str]) -> str:
     """A prediction as a class label: labels stay, class indices (``1``, ``1.0``, ``[1]``) map to labels."""
     while isinstance(value, list | tuple) and len(value) == 1:

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.evidence.labels import write_features
+from grader.evidence.labels import write_features, write_rows
 from grader.evidence.mlflow_snapshot import ModelVersion
 from grader.evidence.run_data import RunData
+from grader.evidence.served_task import ServedTask
 from grader.probe import PLAN_MOUNT
 
 GO_FILE = "go.json"
@@ -53,6 +54,9 @@ class ModelEvaluator:
     def __init__(self, data: RunData, folder_name: str = EVALUATOR) -> None:
         self.data = data
         self.folder_name = folder_name
+        # The manifest's task, whose rows the evaluator scores too. Set before the container starts: the
+        # evaluator's thread must not wait on the evidence lock another thread holds while it waits for it.
+        self.declared_task: ServedTask | None = None
         self._lock = threading.Lock()
         self._pending: Future[Any] | None = None
 
@@ -69,10 +73,14 @@ class ModelEvaluator:
         lab = self.data.lab
         for name in ("valid", *lab.lab.hidden):
             source = lab.lab.dataset_path(name)
-            if source is None:
+            if source is None or lab.lab.task is None:
                 continue
             write_features(lab.data_path(source), self.data.task.features, folder / f"{name}.csv")
             arguments.append(f"{name}={PLAN_MOUNT}/{name}.csv")
+        task = self.declared_task
+        if task is not None:
+            write_rows(task.features, task.rows, folder / f"{task.dataset}.csv")
+            arguments.append(f"{task.dataset}={PLAN_MOUNT}/{task.dataset}.csv")
         return self.data.run_probe("evaluate_model", None, arguments, folder)
 
     def cancel(self) -> None:

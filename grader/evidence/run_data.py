@@ -38,6 +38,7 @@ class RunData:
     services: Mapping[str, ServiceResult]
     run_probe: ProbeRunner
     scratch: Path
+    submission_root: Path | None = None  # the submission as it was taken in (never what its steps left)
 
     @property
     def model_name(self) -> str:

@@ -13,8 +13,10 @@ from typing import Any
 
 from grader.evidence.answers import HttpAnswer, LoadRun, batch
 from grader.evidence.request import EvidenceRequest
+from grader.evidence.request_body import broken_requests
 from grader.evidence.run_data import RunData
-from grader.evidence.serving import MalformedRequest, encode_row, malformed_bodies
+from grader.evidence.served_task import ServedTask
+from grader.evidence.serving import MalformedRequest
 from grader.probe.labels import (
     AFTER_MALFORMED,
     COUNTER_WINDOW,
@@ -33,7 +35,7 @@ class ServingObservation:
 
     predict_url: str
     metrics_url: str
-    bodies: tuple[Any, ...]  # the request bodies of the parity rows, in order
+    bodies: tuple[Any, ...]  # the request bodies of the parity rows as a reader sees them, in order
     scrape_before: HttpAnswer
     scrape_after: HttpAnswer  # after the counter window: the server has seen the grader's own traffic
     counter_window: tuple[HttpAnswer, ...] = ()
@@ -42,6 +44,7 @@ class ServingObservation:
     malformed: tuple[HttpAnswer, ...] = ()
     after_malformed: tuple[HttpAnswer, ...] = ()
     load: LoadRun | None = None
+    no_traffic: str | None = None  # why no prediction was sent (no task to send): checks that need traffic skip
 
 
 def counter_window_size(requested: int, rng: random.Random) -> int:
@@ -54,37 +57,49 @@ def counter_window_size(requested: int, rng: random.Random) -> int:
 def probe_actions(request: EvidenceRequest, predict_url: str, metrics_url: str, bodies: list[Any],
                   malformed: list[MalformedRequest], rng: random.Random | None = None) -> list[dict[str, Any]]:
     """The probe's sequence for ``request``. The counter window holds a varied number (at least
-    ``counter_requests``) of valid predictions and nothing else."""
+    ``counter_requests``) of valid predictions and nothing else. ``bodies`` are prepared: each one's text and
+    content type."""
     actions: list[dict[str, Any]] = [{"label": SCRAPE_BEFORE, "do": "get", "url": metrics_url}]
     if request.counter_requests:
         size = counter_window_size(request.counter_requests, rng or _RANDOM)
         window = [bodies[i % len(bodies)] for i in range(size)]
-        actions.append({"label": COUNTER_WINDOW, "do": "predict", "url": predict_url, "bodies": window})
+        actions.append({"label": COUNTER_WINDOW, "do": "predict", "url": predict_url, "bodies": window,
+                        "prepared": True})
     actions.append({"label": SCRAPE_AFTER, "do": "get", "url": metrics_url})
     if request.parity_rows:
-        actions.append({"label": PARITY, "do": "predict", "url": predict_url, "bodies": bodies[: request.parity_rows]})
+        actions.append({"label": PARITY, "do": "predict", "url": predict_url, "bodies": bodies[: request.parity_rows],
+                        "prepared": True})
     if request.malformed:
         actions.append({"label": MALFORMED, "do": "raw", "url": predict_url,
                         "requests": [{"body": m.body, "content_type": m.content_type} for m in malformed]})
-        actions.append({"label": AFTER_MALFORMED, "do": "predict", "url": predict_url, "bodies": bodies[:1]})
+        actions.append({"label": AFTER_MALFORMED, "do": "predict", "url": predict_url, "bodies": bodies[:1],
+                        "prepared": True})
     if request.load_requests:
-        actions.append({"label": LOAD, "do": "load", "url": predict_url, "bodies": bodies,
+        actions.append({"label": LOAD, "do": "load", "url": predict_url, "bodies": bodies, "prepared": True,
                         "requests": request.load_requests, "concurrency": request.load_concurrency})
     return actions
 
 
-def observe_serving(data: RunData, request: EvidenceRequest) -> ServingObservation:
-    """Run the serving sequence against the candidate's server and type what came back."""
-    serve = data.manifest.serve
-    features = data.task.features
-    rows = data.feature_rows(data.first_hidden)
-    bodies = [encode_row(serve.request_format, features, row) for row in rows]
-    malformed = malformed_bodies(serve.request_format, features, rows[0])
+def observe_serving(data: RunData, request: EvidenceRequest, task: ServedTask | None,
+                    no_task: str | None = None) -> ServingObservation:
+    """Run the serving sequence against the candidate's server and type what came back. Without a task (``no_task``
+    says why) only the metrics are scraped."""
     predict_url, metrics_url = data.predict_url(), data.metrics_url()
+    if task is None or not task.rows:
+        scrapes = probe_actions(EvidenceRequest(metrics_scrapes=True), predict_url, metrics_url, [], [])
+        answers = data.run_probe("agent", {"actions": scrapes, "timeout": 10}, [], None)[-1]
+        return ServingObservation(
+            predict_url=predict_url, metrics_url=metrics_url, bodies=(),
+            scrape_before=HttpAnswer.from_probe(answers.get(SCRAPE_BEFORE)),
+            scrape_after=HttpAnswer.from_probe(answers.get(SCRAPE_AFTER)),
+            no_traffic=no_task or "the task has no rows to send")
+    bodies = task.bodies()
+    malformed = broken_requests(task.template, task.features, task.rows[0])
     actions = probe_actions(request, predict_url, metrics_url, bodies, malformed)
     answers = data.run_probe("agent", {"actions": actions, "timeout": 10}, [], None)[-1]
     return ServingObservation(
-        predict_url=predict_url, metrics_url=metrics_url, bodies=tuple(bodies),
+        predict_url=predict_url, metrics_url=metrics_url,
+        bodies=tuple(task.shown(i) for i in range(min(len(task.rows), max(request.parity_rows, 1)))),
         scrape_before=HttpAnswer.from_probe(answers.get(SCRAPE_BEFORE)),
         scrape_after=HttpAnswer.from_probe(answers.get(SCRAPE_AFTER)),
         counter_window=batch(answers.get(COUNTER_WINDOW)), parity=batch(answers.get(PARITY)),

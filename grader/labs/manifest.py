@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from grader.errors import LabError
+from grader.labs.manifest_task import TaskSection
 from grader.labs.yamlio import load_yaml
 
 MANIFEST_NAMES = ("capstone.yaml", "capstone.yml", "grader.yaml")
@@ -184,6 +185,7 @@ class SubmissionManifest(_Section):
     retrain: RetrainSection = RetrainSection()
     drift: DriftSection = DriftSection()
     deploy: DeploySection = DeploySection()
+    task: TaskSection | None = None
 
     @property
     def metrics_port(self) -> int:

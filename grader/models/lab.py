@@ -72,6 +72,10 @@ class ServiceSpec(StrictModel):
     )
     env: dict[str, str] = Field(default_factory=dict)
     ready_timeout: float | str = Field(30, description="seconds, or a manifest template")
+    ready_http: str | None = Field(
+        None, description="path (or template, e.g. {{ serve.predict_path }}) that must answer HTTP (any status) "
+        "before the service counts as ready; unset: an accepted connection is enough",
+    )
     limits: LimitOverrides | None = None
     trusted: bool = False
     start: Literal["before-steps", "after-steps"] = "after-steps"
@@ -208,6 +212,10 @@ class Lab(StrictModel):
         description="folder of the reference solution, or {base, patch, remove}: another reference changed",
     )
     task: Task | None = None
+    manifest_task: bool = Field(
+        False, description="a submission's manifest may describe its own task (task: data, features, label, request "
+        "body, where the prediction is); the lab's task is then only the default. Never for labs with hidden data",
+    )
     dependencies: DependencyPolicy = DependencyPolicy()
     sandbox: SandboxPolicy = SandboxPolicy()
     retry_on_infrastructure_error: int = Field(
@@ -222,6 +230,13 @@ class Lab(StrictModel):
     manifest: dict[str, Any] = Field(
         default_factory=dict, description="defaults for the submission manifest (capstone.yaml)"
     )
+
+    @model_validator(mode="after")
+    def _hidden_data_stays_the_task(self) -> Lab:
+        if self.manifest_task and self.hidden:
+            raise ValueError("manifest_task: true in a lab with hidden data: a submission's own task would bypass the "
+                             "hidden rows")
+        return self
 
     def dataset_path(self, name: str) -> str | None:
         """Lab-relative path of a public (``data``) or hidden data set by name."""

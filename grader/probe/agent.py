@@ -102,14 +102,23 @@ def json_request(url: str, payload: Any, timeout: float, cap: int = BODY_CAP) ->
     return request(url, "POST", json.dumps(payload).encode(), "application/json", timeout, cap)
 
 
+def send(url: str, body: Any, prepared: bool, timeout: float) -> dict[str, Any]:
+    """POST one body: a JSON value, or (``prepared``) ``{"body": text, "content_type": type}`` sent as it is
+    (form and multipart requests, or JSON the grader encoded itself)."""
+    if prepared:
+        return request(url, "POST", body["body"].encode(), body.get("content_type"), timeout)
+    return json_request(url, body, timeout)
+
+
 def run_action(action: dict[str, Any], timeout: float) -> dict[str, Any]:
     kind = action["do"]
+    prepared = bool(action.get("prepared"))
     if kind == "get":
         return request(action["url"], timeout=timeout, cap=action.get("cap", SCRAPE_CAP))
     if kind == "post":
         return json_request(action["url"], action["json"], timeout)
     if kind == "predict":
-        return {"responses": [json_request(action["url"], body, timeout) for body in action["bodies"]]}
+        return {"responses": [send(action["url"], body, prepared, timeout) for body in action["bodies"]]}
     if kind == "raw":
         return {"responses": [
             request(action["url"], "POST", item["body"].encode(), item.get("content_type"), timeout)
@@ -160,9 +169,10 @@ def load(action: dict[str, Any], timeout: float) -> dict[str, Any]:
     """``requests`` POSTs cycling through ``bodies`` with ``concurrency`` workers; per-request status and latency."""
     bodies = action["bodies"]
     total = int(action["requests"])
+    prepared = bool(action.get("prepared"))
 
     def one(index: int) -> dict[str, Any]:
-        result = json_request(action["url"], bodies[index % len(bodies)], timeout)
+        result = send(action["url"], bodies[index % len(bodies)], prepared, timeout)
         return {"status": result["status"], "latency_ms": result["latency_ms"], "error": result.get("error")}
 
     started = time.perf_counter()

@@ -101,7 +101,7 @@ def evaluate(key: str, model_uri: str, datasets: dict[str, str]) -> None:
         return
     predictions: dict[str, Any] = {}
     for name, path in datasets.items():
-        frame = pd.read_csv(path)
+        frame = fit_to_schema(model, pd.read_csv(path))
         try:
             output = model.predict(frame)
             if hasattr(output, "iloc") and getattr(output, "ndim", 1) == 2:
@@ -111,6 +111,21 @@ def evaluate(key: str, model_uri: str, datasets: dict[str, str]) -> None:
             predictions[name] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
     result["predictions"] = predictions
     emit(result)
+
+
+def fit_to_schema(model: Any, frame: Any) -> Any:
+    """Whole-number columns as floats where the model's signature asks for floats: a CSV of 750, 800 reads as
+    int64, which MLflow refuses to convert to a double column ("Can not safely convert int64 to float64")."""
+    try:
+        schema = model.metadata.get_input_schema()
+        specs = list(schema.inputs) if schema is not None and schema.has_input_names() else []
+    except Exception:
+        return frame
+    for spec in specs:
+        name, kind = getattr(spec, "name", None), str(getattr(spec, "type", "")).lower()
+        if name in frame.columns and ("double" in kind or "float" in kind) and frame[name].dtype.kind in "iu":
+            frame[name] = frame[name].astype("float64")
+    return frame
 
 
 if __name__ == "__main__":

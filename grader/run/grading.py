@@ -14,6 +14,7 @@ from grader.checks import get_check_type, rubric_evidence_request
 from grader.checks.base import CheckContext
 from grader.errors import EngineLostError, InfrastructureError
 from grader.evidence import MODEL_SERVER, Facts
+from grader.labs.templating import render
 from grader.models import CheckOutcome, CheckResult, CheckSpec, Limits, ServiceResult, StepResult
 from grader.results.scoring import result_from_outcome, skip_reason
 from grader.run.pipeline import (
@@ -45,12 +46,14 @@ class RubricEvaluator:
         self.facts = Facts(lab=self.run.lab, manifest=self.run.manifest, started_at_ms=self.run.started_at_ms,
                            services=self.run.services, run_probe=probe_runner(self.run, self.sandbox),
                            scratch=self.run.scratch / "evidence", request=rubric_evidence_request(self.run.lab),
-                           restart_model_server=self._restart_model_server)
+                           restart_model_server=self._restart_model_server, submission_root=self.workspace)
         return self.facts
 
     def _restart_model_server(self) -> ServiceResult:
         serve = self.run.manifest.serve
-        return self.sandbox.restart_service(MODEL_SERVER, serve.port, serve.ready_timeout)
+        spec = next((s for s in self.run.lab.lab.services if s.id == MODEL_SERVER), None)
+        http_path = render(spec.ready_http, self.run.manifest) if spec is not None and spec.ready_http else None
+        return self.sandbox.restart_service(MODEL_SERVER, serve.port, serve.ready_timeout, http_path)
 
     def early_checks(self) -> list[tuple[str, CheckSpec]]:
         """Checks that may be evaluated before the pipeline ran: early types with no ``needs``."""

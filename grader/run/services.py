@@ -27,7 +27,8 @@ def start_services(run: RunState, sandbox: Sandbox, when: str) -> None:
         else:
             port = int(render_number(service.port, run.manifest))
             timeout = render_number(service.ready_timeout, run.manifest)
-            result = sandbox.start_service(service_spec(run, service, sandbox.image), port, timeout)
+            http_path = render(service.ready_http, run.manifest) if service.ready_http else None
+            result = sandbox.start_service(service_spec(run, service, sandbox.image), port, timeout, http_path)
         run.record_service(result)
 
 

@@ -98,33 +98,68 @@ class OutputCap:
         return kept
 
 
-# The readiness probe's exit codes: the port answered, the deadline passed, the service's name is gone.
-PORT_ANSWERED, PORT_DEADLINE, SERVICE_GONE = 0, 1, 3
+# The readiness probe's exit codes: the port answered, the deadline passed, the service's name is gone; with an
+# HTTP path: the port accepted connections but nothing answered HTTP, or the service went after accepting them.
+PORT_ANSWERED, PORT_DEADLINE, SERVICE_GONE, HTTP_SILENT, GONE_AFTER_ACCEPTING = 0, 1, 3, 4, 5
+# How long a port that accepts connections may stay silent before the service is judged unable to answer HTTP
+# (gunicorn binds in its master while its workers fail to import the app).
+HTTP_GRACE_S = 20.0
 # A service that has never resolved after this long is not coming (its container is gone or never joined).
 NEVER_RESOLVED_S = 5
 
 
-def readiness_probe_command(host: str, port: int, timeout: float) -> str:
-    """A shell command (Python, run in the grader's probe container) that waits until host:port accepts TCP.
+def readiness_probe_command(host: str, port: int, timeout: float, http_path: str | None = None,
+                            http_grace: float = HTTP_GRACE_S) -> str:
+    """A shell command (Python, run in the grader's probe container) that waits until host:port accepts TCP, or,
+    with ``http_path``, until a GET of it gets an HTTP status line (any status).
 
     A service's name resolves on the run network only while its container runs, so a name that stops
-    resolving (or never does) means the service exited: the probe stops at once (exit SERVICE_GONE) instead
-    of waiting out the deadline."""
+    resolving (or never does) means the service exited: the probe stops at once (exit SERVICE_GONE, or
+    GONE_AFTER_ACCEPTING once the port had accepted) instead of waiting out the deadline. A port that accepts
+    but stays silent for ``http_grace`` seconds ends the wait (exit HTTP_SILENT)."""
+    request = f"GET {http_path} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode() if http_path else b""
     script = (
         "import socket,sys,time\n"
-        f"start=time.monotonic();deadline=start+{timeout};resolved=False\n"
+        f"start=time.monotonic();deadline=start+{timeout};resolved=False;accepted=None;request={request!r}\n"
+        "def answers(address):\n"
+        "    connection=socket.create_connection(address[:2],timeout=2)\n"
+        "    try:\n"
+        "        if not request: return True\n"
+        "        try:\n"
+        "            connection.sendall(request); return connection.recv(5)==b'HTTP/'\n"
+        "        except OSError: return False\n"
+        "    finally: connection.close()\n"
         "while time.monotonic()<deadline:\n"
         "    try:\n"
         f"        address=socket.getaddrinfo({host!r},{port},type=socket.SOCK_STREAM)[0][4]\n"
         "        resolved=True\n"
-        "        socket.create_connection(address[:2],timeout=1).close(); sys.exit(0)\n"
+        "        if answers(address): sys.exit(0)\n"
+        "        accepted=accepted or time.monotonic()\n"
+        f"        if time.monotonic()-accepted>{http_grace}: sys.exit({HTTP_SILENT})\n"
+        "        time.sleep(0.5)\n"
         "    except socket.gaierror:\n"
+        f"        if accepted: sys.exit({GONE_AFTER_ACCEPTING})\n"
         f"        if resolved or time.monotonic()-start>{NEVER_RESOLVED_S}: sys.exit({SERVICE_GONE})\n"
         "        time.sleep(0.2)\n"
         "    except OSError: time.sleep(0.2)\n"
-        f"sys.exit({PORT_DEADLINE})\n"
+        f"sys.exit({HTTP_SILENT} if accepted else {PORT_DEADLINE})\n"
     )
     return f"python3 -c {shlex.quote(script)}"
+
+
+def _not_ready_message(exit_code: int | None, running: bool, port: int, ready_timeout: float,
+                       http_path: str | None) -> str:
+    """What the readiness probe saw, in words a candidate can act on."""
+    silent = (f"port {port} accepted connections but nothing answered HTTP at {http_path} within "
+              f"{min(HTTP_GRACE_S, ready_timeout):.0f} s: the app likely failed to load in its workers (see its log)")
+    if exit_code == HTTP_SILENT:
+        return silent
+    if exit_code == GONE_AFTER_ACCEPTING:
+        return (f"port {port} accepted connections but the server exited before answering HTTP at {http_path}: the "
+                "app likely failed to load in its workers (see its log)")
+    if running:
+        return f"not listening on port {port} within {ready_timeout:.0f}s"
+    return f"exited before listening on port {port}"
 
 
 class Sandbox(ABC):
@@ -189,23 +224,27 @@ class Sandbox(ABC):
 
         raise InfrastructureError(f"the {self.backend_name} backend cannot restart service {name!r}")
 
-    def restart_service(self, name: str, port: int, ready_timeout: float) -> ServiceResult:
+    def restart_service(self, name: str, port: int, ready_timeout: float,
+                        http_path: str | None = None) -> ServiceResult:
         """Restart a service and wait, as at its start, until its port answers again."""
         self.restart(name)
-        return self._await_port(name, port, ready_timeout)
+        return self._await_port(name, port, ready_timeout, http_path)
 
-    def start_service(self, spec: RunSpec, port: int, ready_timeout: float) -> ServiceResult:
-        """Start a service and wait (with a declared deadline, never a bare sleep) until its port answers."""
+    def start_service(self, spec: RunSpec, port: int, ready_timeout: float,
+                      http_path: str | None = None) -> ServiceResult:
+        """Start a service and wait (with a declared deadline, never a bare sleep) until its port answers: accepts
+        connections, or with ``http_path`` answers HTTP (any status) at that path."""
         self.start(spec)
-        return self._await_port(spec.name, port, ready_timeout)
+        return self._await_port(spec.name, port, ready_timeout, http_path)
 
-    def _await_port(self, name: str, port: int, ready_timeout: float) -> ServiceResult:
+    def _await_port(self, name: str, port: int, ready_timeout: float,
+                    http_path: str | None = None) -> ServiceResult:
         waited = 0.0
         while True:
             remaining = max(1.0, ready_timeout - waited)
             probe = RunSpec(
                 name=f"client-{name}",  # neutral: a server must not tell the grader apart by names
-                command=readiness_probe_command(name, port, remaining),
+                command=readiness_probe_command(name, port, remaining, http_path),
                 image=self.image,
                 limits=self.limits.model_copy(update={"timeout": remaining + 15, "memory": "256m"}),
                 network=True,
@@ -214,16 +253,13 @@ class Sandbox(ABC):
             result = self.run(probe)
             waited += result.duration_s
             if result.exit_code == PORT_ANSWERED:
-                return ServiceResult(id=name, ready=True, message=f"listening on port {port}", ready_after_s=waited)
+                answered = f"answered HTTP at {http_path} on port {port}" if http_path else f"listening on port {port}"
+                return ServiceResult(id=name, ready=True, message=answered, ready_after_s=waited)
             running = self.service_running(name)
             # A name that did not resolve while the container still runs was a lookup hiccup: wait on.
             if not (result.exit_code == SERVICE_GONE and running and waited < ready_timeout):
                 break
-        message = (
-            f"not listening on port {port} within {ready_timeout:.0f}s"
-            if running
-            else f"exited before listening on port {port}"
-        )
+        message = _not_ready_message(result.exit_code, running, port, ready_timeout, http_path)
         return ServiceResult(id=name, ready=False, message=message, log_tail=self.service_logs(name))
 
     def __enter__(self) -> Sandbox:

@@ -7,6 +7,7 @@ the probe's REST calls.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -481,10 +482,12 @@ def test_a_rubric_asks_for_the_traffic_its_serving_checks_name(lab_id):
     request = rubric_evidence_request(lab)
     params = [(c.type, lab.rubric.params[c.id]) for c in lab.rubric.rubric.checks]
     http = [p for t, p in params if t == "http"]
-    assert request.parity_rows == max((p.rows for p in http if p.require in ("parity", "accuracy")), default=0)
+    assert request.parity_rows == max((p.rows for p in http if p.require in ("parity", "accuracy", "served")),
+                                      default=0)
     assert request.malformed == any(p.require == "malformed" for p in http)
-    assert request.counter_requests == max((p.requests for t, p in params
-                                            if t == "prometheus" and p.require in ("counter", "histogram")), default=0)
+    counted = [p.requests for t, p in params if t == "prometheus" and p.require in ("counter", "histogram")]
+    repeated = [min(p.rows, 10) for p in http if p.require == "served"]  # the same rows again: stable answers
+    assert request.counter_requests == max([*counted, *repeated], default=0)
     assert (request.drift is not None) == any(t == "drift" for t, _ in params)
     assert request.retraining == any(t == "retrain" for t, _ in params)
     assert bool(request.promotion_rows) == any(t == "promotion" for t, _ in params)
@@ -511,8 +514,9 @@ def answering(script: str, plan: dict[str, Any] | None, arguments: list[str], fi
         if action["do"] == "get":
             answers[action["label"]] = {"status": 200, "body": f"# scraped for {action['label']}\n"}
         else:
+            sent = action.get("bodies", action.get("requests", []))  # predictions, or raw (malformed) requests
             answers[action["label"]] = {"responses": [{"status": 200, "body": '{"prediction": "none"}',
-                                                      "latency_ms": 3.5}] * len(action["bodies"])}
+                                                      "latency_ms": 3.5}] * len(sent)}
     return [answers]
 
 
@@ -527,3 +531,42 @@ def test_the_serving_sequence_is_what_the_request_asks_and_comes_back_typed(tmp_
     assert all(answer.ok and answer.latency_ms == 3.5 for answer in observed.parity)
     assert observed.malformed == () and observed.load is None
     assert facts.serving() is observed and len(probe.calls) == 1  # collected once per run
+
+
+def test_a_manifest_task_sends_its_own_rows_in_its_own_body(tmp_path):
+    from grader.evidence.served_task import TASK_DATASET
+    from grader.labs.manifest import SubmissionManifest
+
+    plans: list[dict[str, Any]] = []
+
+    def recording(script: str, plan: dict[str, Any] | None, arguments: list[str], files: Path | None) -> list[dict]:
+        plans.append(plan or {})
+        return answering(script, plan, arguments, files)
+
+    root = tmp_path / "submission"
+    root.mkdir()
+    (root / "iris.csv").write_text("a,b,species\n" + "".join(f"{i},{i * 2}.5,s{i % 2}\n" for i in range(10)))
+    manifest = SubmissionManifest.model_validate({"task": {
+        "data": "iris.csv", "label": "species", "request": {"body": {"inputs": "{{ records }}"}},
+        "prediction": "predictions[0]"}})
+    lab = load_lab("capstone-review", project_paths())
+    facts = make_facts(tmp_path, lab, ScriptedProbe(recording), manifest=manifest,
+                       request=EvidenceRequest(parity_rows=3, malformed=True))
+    facts.submission_root = root
+    facts.data = dataclasses.replace(facts.data, submission_root=root)
+    task = facts.served_task()
+    assert task.dataset == TASK_DATASET and task.features == ("a", "b") and task.classes == ("s0", "s1")
+    observed = facts.serving()
+    parity = next(a for a in plans[0]["actions"] if a["label"] == PARITY)
+    assert parity["prepared"] and len(parity["bodies"]) == 3
+    first = json.loads(parity["bodies"][0]["body"])
+    assert first == {"inputs": [dict(zip(task.features, task.rows[0], strict=True))]}
+    assert observed.bodies[0] == first  # the report shows what was sent
+    assert [m.why for m in observed.malformed_sent][:2] == ["body is not JSON", "empty JSON object"]
+
+
+def test_a_lab_without_a_manifest_task_keeps_its_own(tmp_path):
+    facts = make_facts(tmp_path, load_lab("mlops-capstone", project_paths()), refusing_probe)
+    task = facts.served_task()
+    assert not task.declared and task.dataset == "holdout" and "hidden from the candidate" in task.source
+    assert json.loads(task.bodies()[0]["body"]) == {"features": list(task.rows[0])}
