@@ -192,9 +192,10 @@ def _grade(queue: JobQueue, batch_id: str, paths: ProjectPaths, args: argparse.N
                    deadline=batch.settings.get("deadline") or None)
     jobs = queue.jobs(batch_id)
     done = sum(1 for job in jobs if job.state in ("graded", "error"))
+    errors = sum(1 for job in jobs if job.state == "error")
     err.print(f"{done} of {len(jobs)} already finished; grading the rest on {workers} worker(s)")
-    progress: BatchProgress = (LiveProgress(len(jobs), done, workers, err) if err.is_terminal
-                               else PlainProgress(len(jobs), done, workers, sys.stderr))
+    progress: BatchProgress = (LiveProgress(len(jobs), done, workers, err, errors=errors) if err.is_terminal
+                               else PlainProgress(len(jobs), done, workers, sys.stderr, errors=errors))
     stop = threading.Event()
     try:
         final = grade_batch(queue, run, workers, progress, stop)

@@ -26,9 +26,10 @@ def _shown(text: str, limit: int = 60) -> str:
 class BatchProgress:
     """Counts of a batch's jobs and the phase of each running one."""
 
-    def __init__(self, total: int, done: int, workers: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, total: int, done: int, workers: int, clock: Callable[[], float] = time.monotonic,
+                 errors: int = 0) -> None:
         self.total, self.done, self.workers, self.clock = total, done, workers, clock
-        self.errors = 0
+        self.errors = errors
         self.running: dict[str, tuple[str, float]] = {}  # candidate → (phase, started)
         self.durations: list[float] = []
         self.notes: list[str] = []
@@ -45,9 +46,11 @@ class BatchProgress:
                 return None
             mean = sum(self.durations) / len(self.durations)
             now = self.clock()
-            left_running = sum(max(0.0, mean - (now - started)) for _, started in self.running.values())
-            waves = self.queued / max(1, self.workers)
-            return left_running / max(1, len(self.running)) + waves * mean if self.running else waves * mean
+            # The work left (the rest of each running job, a mean job per queued one) shared by the workers,
+            # but never less than the longest running job still needs.
+            left_running = [max(0.0, mean - (now - started)) for _, started in self.running.values()]
+            work = sum(left_running) + self.queued * mean
+            return max(work / max(1, self.workers), max(left_running, default=0.0))
 
     def note(self, message: str) -> None:
         """Something the user should know about one job (e.g. it resumes)."""
@@ -92,8 +95,8 @@ class PlainProgress(BatchProgress):
     """One line per event, for logs and pipes."""
 
     def __init__(self, total: int, done: int, workers: int, stream: TextIO,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(total, done, workers, clock)
+                 clock: Callable[[], float] = time.monotonic, errors: int = 0) -> None:
+        super().__init__(total, done, workers, clock, errors)
         self.stream = stream
         self._last_phase: dict[str, str] = {}
 
@@ -125,8 +128,8 @@ class LiveProgress(BatchProgress):
     """A table redrawn in place on a terminal: the counts and ETA, then one row per running job."""
 
     def __init__(self, total: int, done: int, workers: int, console: Console,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(total, done, workers, clock)
+                 clock: Callable[[], float] = time.monotonic, errors: int = 0) -> None:
+        super().__init__(total, done, workers, clock, errors)
         self.console = console
         self._live = Live(self._table(), console=console, refresh_per_second=4, transient=False)
         self._live.start()
