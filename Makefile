@@ -18,6 +18,7 @@ $(BIN)/grader: pyproject.toml
 	@touch $@
 
 setup: $(BIN)/grader engine tools ## install the grader in .venv and make sure a Docker engine runs
+	bash scripts/ensure-browser.sh  # chromium for the browser tests of grader serve
 
 engine: ## start a Docker engine if none answers (installs docker.io on Debian as root)
 	bash scripts/ensure-docker.sh
