@@ -67,6 +67,7 @@ def cmd_batch(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> in
     from grader.errors import BadInputError
     from grader.labs.loading import load_lab
 
+    _check_workers(args)
     lab = load_lab(args.lab, paths)
     if args.deadline:
         parse_deadline(args.deadline)
@@ -114,6 +115,7 @@ def cmd_regrade(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> 
     from grader.labs.loading import load_lab
     from grader.results.store import ResultStore
 
+    _check_workers(args)
     queue = SqliteJobQueue(paths.results_db)
     try:
         batch = _existing_batch(queue, args.batch_id)
@@ -163,6 +165,13 @@ def cmd_export(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> i
     return 0
 
 
+def _check_workers(args: argparse.Namespace) -> None:
+    from grader.errors import BadInputError
+
+    if args.workers is not None and args.workers < 1:
+        raise BadInputError(f"--workers must be at least 1, not {args.workers}")
+
+
 def _existing_batch(queue: JobQueue, batch_id: str) -> Batch:
     from grader.errors import BadInputError
 
@@ -178,14 +187,11 @@ def _grade(queue: JobQueue, batch_id: str, paths: ProjectPaths, args: argparse.N
     from grader.cohort.capacity import default_workers
     from grader.cohort.progress import BatchProgress, LiveProgress, PlainProgress
     from grader.cohort.runner import BatchRun
-    from grader.errors import BadInputError
     from grader.labs.loading import load_lab
     from grader.sandbox import make_engine
 
     batch = _existing_batch(queue, batch_id)
     lab = load_lab(batch.lab, paths)
-    if args.workers is not None and args.workers < 1:
-        raise BadInputError(f"--workers must be at least 1, not {args.workers}")
     workers = args.workers or default_workers(lab)
     run = BatchRun(batch_id=batch_id, lab=batch.lab, out_dir=Path(batch.settings["out"]), paths=paths,
                    make_engine=lambda: make_engine(args.backend, paths, runtime=args.runtime),
