@@ -104,3 +104,20 @@ def test_two_queues_on_one_file_see_the_same_jobs(results_db):
     finally:
         first.close()
         second.close()
+
+
+def test_default_workers_follow_cores_and_the_memory_each_grading_may_hold(tmp_path):
+    from fakes import write_lab  # type: ignore[import-not-found]
+
+    from grader.cohort.capacity import default_workers, grading_memory
+    from grader.labs.loading import load_lab
+    from grader.paths import project_paths
+
+    lab_dir, _ = write_lab(tmp_path / "lab")
+    lab = load_lab(str(lab_dir), project_paths())
+    per_grading = grading_memory(lab)
+    assert per_grading == 3 * 512 * 1024**2  # the step container and two services, 512m each
+    assert default_workers(lab, cores=2, memory=24 * 1024**3) == 2
+    assert default_workers(lab, cores=64, memory=24 * 1024**3) == 8  # capped
+    assert default_workers(lab, cores=4, memory=per_grading) == 1  # memory is short
+    assert default_workers(lab, cores=4, memory=0) == 1  # never none
