@@ -223,8 +223,11 @@ def _summarise(jobs: list[Job], batch_id: str, err: Console) -> int:
         err.print(f"  [red]error[/red] {terminal_safe(job.candidate)}: {terminal_safe(job.error or '')[:300]}")
     if errors:
         err.print(f"errored jobs: fix the input and run the batch again, or `grader regrade {batch_id} --errored`")
+    unfinished = len(jobs) - graded - len(errors)
+    if unfinished:
+        err.print(f"{unfinished} job(s) not finished: run the same command again to finish them")
     err.print(f"grades: `grader export {batch_id}`")
-    return EXIT_SOME_ERRORS if errors else EXIT_ALL_GRADED
+    return EXIT_SOME_ERRORS if errors or unfinished else EXIT_ALL_GRADED
 
 
 COMMANDS = {"batch": cmd_batch, "regrade": cmd_regrade, "export": cmd_export}

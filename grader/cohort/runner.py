@@ -84,6 +84,13 @@ def run_workers(queue: JobQueue, run: BatchRun, workers: int, progress: BatchPro
 
 
 def _work(queue: JobQueue, run: BatchRun, owner: str, progress: BatchProgress, stop: threading.Event) -> None:
+    try:
+        _take_jobs(queue, run, owner, progress, stop)
+    except GraderError as exc:  # the queue itself failed (e.g. the store stayed locked): this worker stops
+        progress.note(f"a worker stopped: {exc}; run the same command again to finish the batch")
+
+
+def _take_jobs(queue: JobQueue, run: BatchRun, owner: str, progress: BatchProgress, stop: threading.Event) -> None:
     engine: Engine | None = None
     while not stop.is_set():
         job = queue.claim(run.batch_id, owner, new_run_id())
