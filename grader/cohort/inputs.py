@@ -10,8 +10,6 @@ graded. A roster the grader cannot read at all (no candidate or repository colum
 from __future__ import annotations
 
 import csv
-import hashlib
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -147,15 +145,3 @@ def _deduplicated(inputs: list[JobInput]) -> list[JobInput]:
         name = item.candidate if count == 1 else f"{item.candidate}-{count}"
         unique.append(JobInput(name, item.source, item.ref, item.problem))
     return unique
-
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def folder_name(candidate: str) -> str:
-    """A file-system-safe folder name for a candidate's reports (names come from rosters: anything goes)."""
-    cleaned = _UNSAFE.sub("_", candidate).strip("._")[:60] or "candidate"
-    if cleaned == candidate:
-        return cleaned
-    # Two names that clean to the same folder ("a b", "a_b") must not share it.
-    return f"{cleaned}-{hashlib.sha256(candidate.encode()).hexdigest()[:8]}"

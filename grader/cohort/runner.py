@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.cohort.deadline import commit_at_deadline, is_git_source, parse_deadline
-from grader.cohort.inputs import folder_name
 from grader.cohort.progress import BatchProgress
 from grader.cohort.queue import Job, JobQueue, JobState, this_process
 from grader.errors import BadInputError, GraderError
 from grader.models import Report
 from grader.paths import ProjectPaths
+from grader.results.export.entries import safe_stem
 from grader.results.store import ResultStore
 from grader.run.orchestrate import GradeOptions, grade_submission, new_run_id
 from grader.run.state import RunObserver
@@ -47,7 +47,7 @@ class BatchRun:
 
 def report_dir(run: BatchRun, candidate: str, run_id: str) -> Path:
     """Where a job's reports go: one folder per candidate, one per run inside it (a regrade keeps the old)."""
-    return run.out_dir / folder_name(candidate) / run_id
+    return run.out_dir / safe_stem(candidate) / run_id
 
 
 def recover_abandoned(queue: JobQueue, run: BatchRun, progress: BatchProgress) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,5 +34,9 @@ class CohortEntry:
 
 
 def safe_stem(candidate: str) -> str:
-    """A file name for a candidate that spreadsheets and shells take without quoting."""
-    return _UNSAFE.sub("_", candidate).strip("._")[:80] or "candidate"
+    """A file or folder name for a candidate that shells take without quoting (names come from rosters: anything
+    goes). A name that had to be changed gets a short hash of the original, so "a b" and "a_b" stay apart."""
+    cleaned = _UNSAFE.sub("_", candidate).strip("._")[:60] or "candidate"
+    if cleaned == candidate:
+        return cleaned
+    return f"{cleaned}-{hashlib.sha256(candidate.encode()).hexdigest()[:8]}"

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.cohort.inputs import folder_name, read_folder, read_paths, read_roster
+from grader.cohort.inputs import read_folder, read_paths, read_roster
 from grader.errors import BadInputError
+from grader.results.export.entries import safe_stem as folder_name
 
 
 def roster(tmp_path: Path, text: str, encoding: str = "utf-8") -> Path:
