@@ -5,6 +5,7 @@ Writes per-phase timings (min / median / max), the total grading time, the bare 
 their ratio, plus the grader's peak memory, to a JSON file. Images must be built (make images).
 
     python scripts/bench.py --runs 3 --out bench/results.json
+    python scripts/bench.py --cohort 20 --workers 1,2,3 --lab train-and-test --out bench/cohort.json
 """
 
 from __future__ import annotations
@@ -59,7 +60,17 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--lab", default="mlops-capstone")
     parser.add_argument("--out", type=Path, default=Path("bench/results.json"))
+    parser.add_argument("--cohort", type=int, help="instead: grade N submissions as one batch (bench_cohort.py)")
+    parser.add_argument("--workers", default="1,2,3", help="with --cohort: the worker counts to time")
     args = parser.parse_args()
+    if args.cohort:
+        from bench_cohort import cohort_bench
+
+        figures = cohort_bench(args.lab, args.cohort, [int(n) for n in args.workers.split(",")])
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(figures, indent=2) + "\n")
+        print(json.dumps(figures, indent=2))
+        return 0 if all(not run["incomplete"] for run in figures["runs"]) else 1
 
     paths = project_paths()
     engine = make_engine("docker", paths)  # the bare pipeline it is compared with is plain docker commands
