@@ -159,6 +159,9 @@ def self_check_passed(report: Report, *, strict: bool) -> bool:
     return all(c.status is Status.passed for c in public if c.required)
 
 
+_COUNTED = {Status.passed: "passed", Status.failed: "failed", Status.skipped: "skipped", Status.error: "error"}
+
+
 def first_to_fix(report: Report) -> CheckResult | None:
     """The public check to fix first: a required one that failed, else the first failure in rubric order
     (skipped checks follow from another's failure, so they are never first)."""
@@ -177,8 +180,12 @@ def self_check_summary(report: Report, bundle: BundleManifest | None, markdown: 
              + (" (public bundle)" if bundle else " (full lab, hidden checks included)")]
     if report.outcome == "error":
         lines.append(f"[magenta]the self-check could not finish:[/magenta] {terminal_safe(report.error or '')}")
-    ran = ", ".join(f"{counts[s]} {s.value}" for s in (Status.passed, Status.failed, Status.skipped, Status.error)
-                    if counts[s])
+    ran_parts = [f"step {s.id} " + ("ok" if s.succeeded else "skipped" if s.skipped_reason else "failed")
+                 for s in report.steps]
+    ran_parts += [f"service {s.id} " + ("ready" if s.ready else "not ready") for s in report.services]
+    if ran_parts:
+        lines.append(f"ran: {terminal_safe(', '.join(ran_parts))}")
+    ran = ", ".join(f"{counts[status]} {word}" for status, word in _COUNTED.items() if counts[status])
     share = f" ({earned / possible:.0%})" if possible else ""
     lines.append(f"public checks: [bold]{earned:g}/{possible:g}[/bold] points{share} — {ran or 'none ran'}")
     required = [c for c in public if c.required]
