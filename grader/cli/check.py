@@ -175,8 +175,9 @@ def self_check_summary(report: Report, bundle: BundleManifest | None, markdown: 
     public = [c for c in report.checks if c.visibility is Visibility.public and c.status is not Status.manual]
     counts = {status: sum(1 for c in public if c.status is status) for status in Status}
     earned, possible = sum(c.points for c in public), sum(c.max_points for c in public)
-    lines = [f"[bold]Self-check[/bold] of {escape(str(report.submission.source if report.submission else ''))} "
-             f"with lab {escape(report.lab.get('id', ''))} v{escape(report.lab.get('version', ''))}"
+    source = report.submission.source if report.submission else ""
+    lines = [f"[bold]Self-check[/bold] of {terminal_safe(source)} with lab {terminal_safe(report.lab.get('id', ''))} "
+             f"v{terminal_safe(report.lab.get('version', ''))}"
              + (" (public bundle)" if bundle else " (full lab, hidden checks included)")]
     if report.outcome == "error":
         lines.append(f"[magenta]the self-check could not finish:[/magenta] {terminal_safe(report.error or '')}")
