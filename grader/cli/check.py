@@ -101,7 +101,9 @@ def resolve_checked_lab(given: str, paths: ProjectPaths, scratch: Path, *, inclu
     from grader.labs.pack import ARCHIVE_SUFFIXES, bundle_problems, hidden_content, read_bundle_manifest
 
     archive = Path(given)
-    if archive.is_file() and given.lower().endswith(ARCHIVE_SUFFIXES):
+    if given.lower().endswith(ARCHIVE_SUFFIXES):
+        if not archive.is_file():
+            raise BadInputError(f"{given}: no such bundle file (the lab's public bundle, from your instructor)")
         folder = unpack_bundle(archive, scratch / "bundle")
     else:
         folder = lab_directory(given, paths)

@@ -232,6 +232,11 @@ def _tar(entries: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
+def test_check_names_a_missing_bundle_file(tmp_path):
+    with pytest.raises(BadInputError, match="no such bundle file"):
+        resolve_checked_lab(str(tmp_path / "missing.tar.gz"), PATHS, tmp_path, include_hidden=False)
+
+
 def test_unpacking_refuses_an_archive_without_manifest_or_escaping_its_folder(tmp_path):
     plain = tmp_path / "plain.tar.gz"
     plain.write_bytes(_tar({"lab/lab.yaml": b"id: x\n"}))
