@@ -79,7 +79,7 @@ def cmd_check(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> in
         engine = make_engine(args.backend, paths, runtime=args.runtime)
         options = GradeOptions(out_dir=out, store=False)
         observer = None if args.quiet else ConsoleObserver(err)
-        outcome = grade_submission(str(submission), str(lab.directory), paths, engine, options, observer)
+        outcome = grade_submission(str(submission.resolve()), str(lab.directory), paths, engine, options, observer)
     report = outcome.report
     markdown = outcome.files.get("md")
     if markdown is not None and lab.bundle is not None:
@@ -161,6 +161,10 @@ def self_check_passed(report: Report, *, strict: bool) -> bool:
     return all(c.status is Status.passed for c in public if c.required)
 
 
+def _points(value: float) -> str:
+    return f"{value:g} point{'' if value == 1 else 's'}"
+
+
 _COUNTED = {Status.passed: "passed", Status.failed: "failed", Status.skipped: "skipped", Status.error: "error"}
 
 
@@ -199,7 +203,7 @@ def self_check_summary(report: Report, bundle: BundleManifest | None, markdown: 
         lines.append(f"[green]all {len(required)} required checks pass[/green]")
     if bundle is not None and bundle.hidden_checks:
         lines.append(f"not run here: {bundle.hidden_checks} hidden check{'s' if bundle.hidden_checks != 1 else ''} "
-                     f"worth {bundle.hidden_points:g} points (the real grading runs them)")
+                     f"worth {_points(bundle.hidden_points)} (the real grading runs them)")
     fix = first_to_fix(report)
     if fix is not None:
         lines.append(f"[bold]fix first:[/bold] {terminal_safe(fix.id)} — {terminal_safe(fix.title)}: "
@@ -214,7 +218,7 @@ def self_check_summary(report: Report, bundle: BundleManifest | None, markdown: 
 def self_check_note(bundle: BundleManifest) -> str:
     """The paragraph appended to a self-check's report.md: which bundle, and what the real grading adds."""
     hidden = (f"{bundle.hidden_checks} hidden check{'s' if bundle.hidden_checks != 1 else ''} worth "
-              f"{bundle.hidden_points:g} points did not run; " if bundle.hidden_checks else "")
+              f"{_points(bundle.hidden_points)} did not run; " if bundle.hidden_checks else "")
     stand_ins = ", ".join(f"{name}: {path}" for name, path in bundle.stand_ins.items())
     rows = (f"checks that score on hidden rows used public stand-ins ({stand_ins}), so their numbers are not the "
             "grade's; " if stand_ins else "")
