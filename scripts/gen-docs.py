@@ -4,7 +4,9 @@
   ``summary`` docstring and the fields of its parameter model (name, type, default, description);
 - ``docs/schemas/{lab,rubric,variant,capstone}.schema.json``: the JSON Schemas of ``lab.yaml``, rubrics
   (each check's parameters by its type), ``variant.yaml`` and the submission manifest (``capstone.yaml``),
-  written by the same library function as ``grader schema --out DIR``.
+  written by the same library function as ``grader schema --out DIR``;
+- ``docs/guides/<lab>.md``: the candidate guide of every lab in ``labs/``, from the lab and its rubric, written by
+  the same function as ``grader lab guide LAB``.
 
 Usage::
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import functools
 import json
 import re
 import sys
@@ -28,7 +31,10 @@ from pydantic.fields import FieldInfo
 
 from grader.checks import all_check_types
 from grader.checks.base import CheckType
+from grader.labs.guide import GUIDES_FOLDER, guide_file_name, render_guide
+from grader.labs.loading import load_lab
 from grader.labs.schemas import SCHEMA_FILES, schema_text
+from grader.paths import project_paths
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 CHECK_TYPES = "check-types.md"
@@ -108,7 +114,16 @@ def check_types_markdown() -> str:
 def generated() -> dict[str, str]:
     """File path relative to docs/ → the content it must have."""
     schemas = {f"{SCHEMAS}/{name}": schema_text(kind) for kind, name in SCHEMA_FILES.items()}
-    return {CHECK_TYPES: check_types_markdown(), **schemas}
+    return {CHECK_TYPES: check_types_markdown(), **schemas, **candidate_guides()}
+
+
+@functools.cache
+def candidate_guides() -> dict[str, str]:
+    """``guides/<lab>.md`` → the candidate guide of every lab in this checkout's ``labs/`` (computed once per
+    process: loading every lab is the slow part of a check)."""
+    paths = project_paths(DOCS.parent)
+    labs = sorted(p.name for p in paths.labs.iterdir() if (p / "lab.yaml").is_file())
+    return {f"{GUIDES_FOLDER}/{guide_file_name(lab)}": render_guide(load_lab(lab, paths)) for lab in labs}
 
 
 def check(docs: Path) -> list[str]:

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from grader.cli import check as check_cli
 from grader.cli.console import EXIT_NOT_PASSED, EXIT_PASSED
 from grader.cli.engine import add_engine_options
 from grader.errors import BadInputError
@@ -28,6 +29,7 @@ def add_commands(commands: argparse._SubParsersAction, parser_class: type[argpar
     new.add_argument("--dir", type=Path, help="folder to create the lab in (default: labs/ of the grader's home)")
     new.add_argument("--from", dest="template", default="basic", help="scaffold template (default: basic)")
     new.add_argument("--title", help="the lab's title (default: made from the id)")
+    check_cli.add_lab_commands(lab)
 
     rubric = commands.add_parser("rubric", help="validate rubrics").add_subparsers(
         dest="rubric_command", metavar="ACTION", parser_class=parser_class, required=True)
@@ -51,6 +53,8 @@ def cmd_lab(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> int:
     from grader.labs.loading import list_lab_ids, load_lab, load_variants
 
     out = Console()
+    if args.lab_command in check_cli.LAB_ACTIONS:
+        return check_cli.LAB_ACTIONS[args.lab_command](args, paths, err)
     if args.lab_command == "new":
         return _lab_new(args, paths, err)
     if args.lab_command == "list":

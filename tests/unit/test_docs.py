@@ -19,7 +19,8 @@ from grader.labs.manifest import SubmissionManifest, load_manifest
 ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = ROOT / "scripts" / "gen-docs.py"
 GENERATED = ("check-types.md", "schemas/lab.schema.json", "schemas/rubric.schema.json",
-             "schemas/variant.schema.json", "schemas/capstone.schema.json")
+             "schemas/variant.schema.json", "schemas/capstone.schema.json",
+             *(f"guides/{lab.parent.name}.md" for lab in sorted((ROOT / "labs").glob("*/lab.yaml"))))
 
 
 def load_generator() -> ModuleType:
