@@ -160,7 +160,7 @@ def _words(command: str) -> list[str]:
         words = shlex.split(command, comments=True)
     except ValueError:
         words = command.split()
-    return [piece for word in words for piece in re.split(r"[;&|()]+", word) if piece]
+    return [piece for word in words for piece in re.split(r"[;&|()\s]+", word) if piece]
 
 
 def _children(folder: Path) -> list[Path]:
