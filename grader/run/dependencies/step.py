@@ -108,8 +108,9 @@ def prepare_dependencies(
     fallbacks: list[str] = []
     if attempt.report is None and sources.lock and sources.unpinned:
         unpinned = read_sources(root, sources, skip, extra=wish.extra, unpinned=True)
-        fallbacks.append(_fallback_note(sources, python_version, common["python_requested"], cutoff, attempt.reason))
         if unpinned.requirements and not unpinned.invalid:
+            fallbacks.append(_fallback_note(sources, python_version, common["python_requested"], cutoff,
+                                            attempt.reason))
             attempt = environment(unpinned)
             common["lock_file"] = None
     if attempt.report is None:
