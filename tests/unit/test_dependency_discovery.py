@@ -218,3 +218,17 @@ def test_a_failed_environment_is_told_apart_from_the_candidates_code_in_report_m
 def test_site_hooks_need_a_site_packages_folder(tmp_path):
     assert install_site_hooks(tmp_path) == []
     assert LIMITS is not None
+
+
+def test_instructions_and_requirement_files_linked_from_outside_the_submission_are_not_read(tmp_path):
+    outside = tmp_path / "outside"
+    (outside / "workflows").mkdir(parents=True)
+    (outside / "workflows" / "ci.yml").write_text("run: pip install -r requirements-extra.txt\n")
+    (outside / "requirements.txt").write_text("secret-package\n")
+    root = submission(tmp_path, **{"requirements-extra.txt": "six\n", "api/main.py": ""})
+    (root / ".github").mkdir()
+    (root / ".github" / "workflows").symlink_to(outside / "workflows")
+    (root / "api" / "requirements.txt").symlink_to(outside / "requirements.txt")
+    assert root_requirement_files(root) == []
+    found = read_requirements(root, commands=["cd api && uvicorn main:app"])
+    assert found.requirements == [] and "secret-package" not in found.text()

@@ -113,7 +113,7 @@ def installed_by_instructions(root: Path) -> list[str]:
     named: list[str] = []
     for pattern in _INSTRUCTIONS:
         for path in sorted(root.glob(pattern)):
-            text = _read_small(path)
+            text = _read_small(root, path)
             for match in _INSTALL_R.finditer(text or ""):
                 relative = match.group(1).removeprefix("./")
                 target = root / relative
@@ -181,9 +181,10 @@ def _inside(root: Path, path: Path) -> bool:
         return False
 
 
-def _read_small(path: Path) -> str | None:
+def _read_small(root: Path, path: Path) -> str | None:
+    """A small text file inside the submission (a link out of it is not followed), or None."""
     try:
-        if not _inside(path.parent, path) or not path.is_file() or path.stat().st_size > MAX_INSTRUCTION_BYTES:
+        if not _inside(root, path) or not path.is_file() or path.stat().st_size > MAX_INSTRUCTION_BYTES:
             return None
         return path.read_text(errors="replace")
     except OSError:
@@ -197,8 +198,7 @@ def _unique(items: list[str]) -> list[str]:
 def declared_python(root: Path) -> str | None:
     """The Python version the candidate's files say the code was written for (``.python-version``, Pipfile(.lock)
     ``requires.python_version``), as ``3.N``; None when they say none."""
-    texts = [_read_small(root / ".python-version") or "", _read_small(root / "Pipfile.lock") or "",
-             _read_small(root / "Pipfile") or ""]
+    texts = [_read_small(root, root / name) or "" for name in (".python-version", "Pipfile.lock", "Pipfile")]
     for text in texts:
         match = re.search(r"(?:^|python_version\"?\s*[:=]\s*\"?)(3\.\d{1,2})\b", text.strip(), re.M)
         if match:
