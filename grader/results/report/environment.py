@@ -26,8 +26,8 @@ def environment_lines(report: Report, escape: Any) -> list[str]:
         lines.append(f"- Read from: {escape(', '.join(files))} ({chosen})")
     python, requested = outcome.get("python"), outcome.get("python_requested")
     if python:
-        lines.append(f"- Python {escape(python)}" + (f" (your files ask for {escape(requested)}; no image for it "
-                                                     "here)" if requested and requested != python else ""))
+        asked = f" ({escape(requested)} was asked for; the sandbox images carry only {escape(python)})"
+        lines.append(f"- Python {escape(python)}" + (asked if requested and requested != python else ""))
     versions = _key_versions(outcome.get("lock") or [])
     if versions:
         lines.append(f"- Versions that ran: {escape(versions)}")
