@@ -18,7 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from grader.labs.manifest import load_manifest
+from grader.models import Limits
 from tests.integration.test_dependencies import SUBMISSIONS, prepare, run_in_environment
+
+# Importing MLflow 3 and saving three models takes more than the default test sandbox's 20 s and 256 MiB.
+TRAINING_LIMITS = Limits(memory="1g", cpus=1, pids=256, timeout=240, tmpfs="256m", output="1m")
 
 
 def copy_of(name: str, tmp_path: Path) -> Path:
@@ -70,11 +74,12 @@ def test_without_the_commands_the_subfolder_requirements_are_not_found(sandbox_f
 
 
 def test_mlflow_3_saves_a_forest_it_would_refuse_and_leaves_a_chosen_format_alone(sandbox_factory, tmp_path):
-    sandbox = sandbox_factory()
+    sandbox = sandbox_factory(TRAINING_LIMITS)
     outcome = prepare(sandbox, copy_of("deps-mlflow3-tree", tmp_path), tmp_path / "cache")
     assert outcome.status == "installed", outcome.message + "\n" + outcome.log_tail
     assert int((outcome.version_of("mlflow") or "0").split(".")[0]) >= 3 and outcome.adjustments
     ran = run_in_environment(sandbox, outcome, "python train.py")
+    assert ran.exit_code == 0, ran.failure_reason + ran.stdout + ran.stderr[-3000:]
     lines = dict(line.split(" ", 1) for line in ran.stdout.splitlines() if " " in line)
     assert lines["forest"] == "saved model.pkl loads RandomForestClassifier 100", ran.stdout + ran.stderr
     assert lines["linear"].startswith("saved model.skops loads LogisticRegression"), ran.stdout
