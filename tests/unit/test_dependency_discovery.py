@@ -19,7 +19,7 @@ from grader.results.report.markdown import render
 from grader.run.dependencies import RESULT_MARKER, DependencyWish, discover_sources, read_requirements
 from grader.run.dependencies.discovery import command_folders, declared_python, root_requirement_files
 from grader.run.dependencies.reading import read_sources
-from grader.run.dependencies.site_hooks import HOOKS, install_site_hooks
+from grader.run.dependencies.site_hooks import ENVIRONMENT_DEFAULTS, HOOKS, install_site_hooks
 from tests.unit.test_dependencies import LIMITS, ScriptedSandbox, prepare, result, submission, uv_builds
 
 UV_LOCK = ('version = 1\n[[package]]\nname = "capstone"\nversion = "0.1.0"\nsource = { editable = "." }\n'
@@ -232,3 +232,15 @@ def test_instructions_and_requirement_files_linked_from_outside_the_submission_a
     assert root_requirement_files(root) == []
     found = read_requirements(root, commands=["cd api && uvicorn main:app"])
     assert found.requirements == [] and "secret-package" not in found.text()
+
+
+def test_a_prefect_environment_gives_its_temporary_server_time_to_start(tmp_path):
+    outcome = prepare(ScriptedSandbox(uv_builds(["prefect==3.4.7", "mlflow==2.9.2"])),
+                      submission(tmp_path, requirements_dot_txt="prefect\n"), tmp_path / "cache")
+    assert outcome.env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] == "180"
+    assert outcome.adjustments == [ENVIRONMENT_DEFAULTS["prefect"][1]]
+    (tmp_path / "other").mkdir()
+    plain = prepare(ScriptedSandbox(uv_builds(["six==1.16.0"])),
+                    submission(tmp_path / "other", requirements_dot_txt="six\n"),
+                    tmp_path / "cache2")
+    assert "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS" not in plain.env and plain.adjustments == []

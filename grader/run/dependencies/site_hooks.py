@@ -27,3 +27,25 @@ def install_site_hooks(env_dir: Path) -> list[str]:
             shutil.copyfile(SITE_DIR / f"{name}{suffix}", target)
             target.chmod(0o644)
     return list(HOOKS.values())
+
+
+# package → (environment variables its code gets, what the report says). Each is a setting the library documents,
+# given a value that suits a loaded sandbox; the candidate's own code or command may still set its own.
+ENVIRONMENT_DEFAULTS: dict[str, tuple[dict[str, str], str]] = {
+    # Prefect 2.x/3.x start a temporary API server (uvicorn + SQLite migrations) the first time a flow runs without
+    # PREFECT_API_URL, and give up after 20 s: a 2-core sandbox with a read-only environment needs longer.
+    "prefect": ({"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"},
+                "prefect: its temporary API server may take up to 180 s to start "
+                "(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS; Prefect's default is 20 s)"),
+}
+
+
+def environment_defaults(packages: set[str]) -> tuple[dict[str, str], list[str]]:
+    """The environment variables for the packages in the environment (canonical names), and what they change."""
+    env: dict[str, str] = {}
+    notes: list[str] = []
+    for package, (variables, note) in ENVIRONMENT_DEFAULTS.items():
+        if package in packages:
+            env.update(variables)
+            notes.append(note)
+    return env, notes

@@ -23,7 +23,7 @@ from grader.run.dependencies.outcome import PYTHON_VERSION, DependencyOutcome, S
 from grader.run.dependencies.reading import read_sources
 from grader.run.dependencies.requirements import Requirement, RequirementSet, canonicalize_name
 from grader.run.dependencies.resolver_output import explain_build_failure
-from grader.run.dependencies.site_hooks import HOOKS, install_site_hooks
+from grader.run.dependencies.site_hooks import HOOKS, environment_defaults, install_site_hooks
 from grader.sandbox.base import Sandbox
 
 # For the dependency container: resolving, downloading and building need room (tmpfs counts against memory;
@@ -182,8 +182,10 @@ def _installed(attempt: _Build, fallbacks: list[str], common: dict[str, Any]) ->
     requested = common["python_requested"]
     if requested and requested != common["python"]:
         message += f"; Python {requested} asked for, {common['python']} ran (the sandbox images carry no other)"
-    env = {"PATH": f"{ENV_DIR}/bin:{SYSTEM_PATH}", "VIRTUAL_ENV": ENV_DIR}
-    adjustments = list(HOOKS.values()) if _mlflow_major(report.lock) >= 3 else []
+    packages = {str(canonicalize_name(pin.partition("==")[0])) for pin in report.lock}
+    defaults, adjustments = environment_defaults(packages)
+    env = {**defaults, "PATH": f"{ENV_DIR}/bin:{SYSTEM_PATH}", "VIRTUAL_ENV": ENV_DIR}
+    adjustments = (list(HOOKS.values()) if _mlflow_major(report.lock) >= 3 else []) + adjustments
     return _outcome(found, "installed", message, lock=report.lock, cutoff=report.cutoff, cached=attempt.cached,
                     env=env, environment_dir=attempt.entry / "env", digest=attempt.digest,
                     injected=list(attempt.injected), constraints=len(found.constraints), fallbacks=fallbacks,
