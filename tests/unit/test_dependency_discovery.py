@@ -244,3 +244,13 @@ def test_a_prefect_environment_gives_its_temporary_server_time_to_start(tmp_path
                     submission(tmp_path / "other", requirements_dot_txt="six\n"),
                     tmp_path / "cache2")
     assert "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS" not in plain.env and plain.adjustments == []
+
+
+def test_in_the_locks_place_its_spec_decides_the_versions_it_gives_and_other_files_narrow_the_rest(tmp_path):
+    root = submission(tmp_path, Pipfile_dot_lock=PIPFILE_LOCK,
+                      Pipfile='[packages]\nmlflow = "*"\ngunicorn = "==21.2.0"\npsycopg2 = "*"\n',
+                      deployment__requirements_dot_txt="mlflow==2.6.0\ngunicorn==20.1.0\n")
+    found = read_sources(root, discover_sources(root, ["cd deployment && gunicorn app:app"]), unpinned=True)
+    assert found.requirements == ["mlflow", "gunicorn==21.2.0", "psycopg2-binary", "mlflow==2.6.0"]
+    assert found.overridden == ["deployment/requirements.txt:2: gunicorn==20.1.0"]
+    assert found.substituted == ['Pipfile: packages.psycopg2: psycopg2 → psycopg2-binary']

@@ -68,6 +68,10 @@ def read_sources(root: Path, sources: DependencySources, skip: Sequence[str] = (
             # Everything the lock file names (its pins, and the project's own requirements it was locked from).
             found.locked = {canonicalize_name(pin.partition("==")[0]) for pin in found.constraints}
             found.locked |= {canonicalize_name(Requirement(line).name) for line in found.requirements}
+        elif sources.lock and unpinned and name == files[len(sources.unpinned) - 1]:
+            # In the lock's place, its spec decides the packages it gives a version; another file may still
+            # narrow a package it leaves open (mlflow = "*" in the Pipfile, mlflow==2.6.0 beside a command).
+            found.locked = {canonicalize_name(r.name) for r in map(Requirement, found.requirements) if r.specifier}
     for position, line in enumerate(extra):
         add_requirement(found, f"capstone.yaml: dependencies.extra[{position}]", line)
     if found.hashed:

@@ -29,6 +29,9 @@ MAX_LOCK_BYTES = 8 * 1024 * 1024  # a universal uv.lock of a data-science projec
 MAX_FILES = 20
 MAX_REQUIREMENTS = 500
 UNSUPPORTED = {"environment.yml": "conda environments not supported"}
+# Source-only packages that need a system library's headers the sandbox images do not carry, and the binary
+# distribution their maintainers publish for the same module (`import psycopg2` either way).
+BINARY_SUBSTITUTES = {"psycopg2": "psycopg2-binary"}
 INDEX_OPTIONS = {"-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--trusted-host", "--no-index"}
 
 
@@ -47,6 +50,7 @@ class RequirementSet:
     hashed: int = 0  # requirements that carried --hash
     locked: set[str] = field(default_factory=set)  # packages a lock file pins: no other source may restrict them
     overridden: list[str] = field(default_factory=list)  # requirements left to the lock's pin, with where
+    substituted: list[str] = field(default_factory=list)  # "psycopg2==2.9.7 → psycopg2-binary==2.9.7"
 
     def text(self) -> str:
         """The requirements, one a line, as the resolver reads them."""
@@ -173,6 +177,9 @@ def add_requirement(found: RequirementSet, where: str, text: str) -> None:
         found.ignored.append(f"{where}: {shorten(text)} (direct URLs and local paths are not installed)")
         return
     name = canonicalize_name(requirement.name)
+    if name in BINARY_SUBSTITUTES:
+        name = canonicalize_name(BINARY_SUBSTITUTES[name])
+        found.substituted.append(f"{where}: {shorten(text)} → {name}{requirement.specifier}")
     if name in found.locked:
         found.overridden.append(f"{where}: {shorten(text)}")
         return

@@ -186,6 +186,8 @@ def _installed(attempt: _Build, fallbacks: list[str], common: dict[str, Any]) ->
     defaults, adjustments = environment_defaults(packages)
     env = {**defaults, "PATH": f"{ENV_DIR}/bin:{SYSTEM_PATH}", "VIRTUAL_ENV": ENV_DIR}
     adjustments = (list(HOOKS.values()) if _mlflow_major(report.lock) >= 3 else []) + adjustments
+    adjustments += [f"{line} (the same module, prebuilt: building it needs system headers the sandbox lacks)"
+                    for line in found.substituted]
     return _outcome(found, "installed", message, lock=report.lock, cutoff=report.cutoff, cached=attempt.cached,
                     env=env, environment_dir=attempt.entry / "env", digest=attempt.digest,
                     injected=list(attempt.injected), constraints=len(found.constraints), fallbacks=fallbacks,
