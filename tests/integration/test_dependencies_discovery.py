@@ -81,7 +81,7 @@ def test_mlflow_3_saves_a_forest_it_would_refuse_and_leaves_a_chosen_format_alon
     ran = run_in_environment(sandbox, outcome, "python train.py")
     assert ran.exit_code == 0, ran.failure_reason + ran.stdout + ran.stderr[-3000:]
     lines = dict(line.split(" ", 1) for line in ran.stdout.splitlines() if " " in line)
-    assert lines["forest"] == "saved model.pkl loads RandomForestClassifier 100", ran.stdout + ran.stderr
+    assert lines["forest"].startswith("saved model.pkl loads RandomForestClassifier"), ran.stdout + ran.stderr
     assert lines["linear"].startswith("saved model.skops loads LogisticRegression"), ran.stdout
     assert lines["forest-skops-chosen"] == "refused MlflowException", ran.stdout
     # The same environment without the grader's hook: MLflow's own default refuses the forest.
