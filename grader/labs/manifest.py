@@ -171,6 +171,31 @@ class DeploySection(_Section):
     kubernetes: str = Field("k8s/*.y*ml", description="glob of the Kubernetes manifests (deploy lab: checked offline)")
 
 
+class DependenciesSection(_Section):
+    """Which of the submission's files make its Python environment, when the grader's discovery would pick
+    others (see docs/manifest.md): discovery reads lock files first, else the root requirement files and
+    pyproject.toml together, plus requirement files beside the folders the commands run in."""
+
+    files: list[str] = Field(
+        default_factory=list, max_length=20,
+        description="requirement sources to install, instead of discovery (requirements*.txt, pyproject.toml, "
+        "Pipfile, Pipfile.lock; a uv.lock or poetry.lock beside pyproject.toml is read with it)")
+    extra: list[str] = Field(
+        default_factory=list, max_length=50,
+        description="requirements (pip syntax) added to what the files declare, e.g. a server the code runs with")
+    python: str | None = Field(
+        None, pattern=r"^3\.[0-9]{1,2}$",
+        description="the Python version the code was written for (the report says which one ran)")
+
+    @field_validator("files")
+    @classmethod
+    def _relative_paths(cls, value: list[str]) -> list[str]:
+        for path in value:
+            if not path or path.startswith(("/", "~")) or ".." in Path(path).parts or "\\" in path:
+                raise ValueError(f"{path!r}: give a path inside the repository, relative to its root")
+        return value
+
+
 class SubmissionManifest(_Section):
     """``capstone.yaml``: how to train, serve, observe and test this capstone."""
 
@@ -186,6 +211,7 @@ class SubmissionManifest(_Section):
     drift: DriftSection = DriftSection()
     deploy: DeploySection = DeploySection()
     task: TaskSection | None = None
+    dependencies: DependenciesSection = DependenciesSection()
 
     @property
     def metrics_port(self) -> int:

@@ -66,14 +66,20 @@ def candidate_env(run: RunState, env: dict[str, str]) -> dict[str, str]:
 
 def install_dependencies(run: RunState, sandbox: Sandbox, workspace: Path, cache: Path, sandboxes: Path) -> None:
     """The submission's own requirements, per the lab's policy (see grader.run.dependencies)."""
-    from grader.run.dependencies import DEPENDENCY_LIMITS, prepare_dependencies, resolution_cutoff
+    from grader.run.dependencies import DEPENDENCY_LIMITS, DependencyWish, prepare_dependencies, resolution_cutoff
 
     policy = run.lab.lab.dependencies
     if not policy.install:
         return
     committed_at = run.submission.committed_at if run.submission else None
+    manifest = run.manifest
+    wish = DependencyWish(files=tuple(manifest.dependencies.files), extra=tuple(manifest.dependencies.extra),
+                          python=manifest.dependencies.python)
+    commands = [command for command in (manifest.prepare.command, manifest.train.command, manifest.serve.command,
+                                        manifest.tests.command, manifest.retrain.command) if command]
     outcome = prepare_dependencies(sandbox, workspace, cache, image=sandbox.image, limits=DEPENDENCY_LIMITS,
-                                   skip=policy.skip, as_of=resolution_cutoff(policy.resolve_as_of, committed_at))
+                                   skip=policy.skip, as_of=resolution_cutoff(policy.resolve_as_of, committed_at),
+                                   commands=commands, wish=wish)
     run.dependencies = outcome
     run.candidate_env = dict(outcome.env)
     run.observer.log(f"dependencies: {outcome.status}: {outcome.message[:200]}")

@@ -119,20 +119,22 @@ def test_a_windows_utf16_freeze_is_read(tmp_path):
     assert read_requirements(root).requirements == ["tabulate==0.9.0", "six==1.16.0"]
 
 
-def test_pyproject_dependencies_are_read_when_there_is_no_requirements_txt(tmp_path):
+def test_pyproject_dependencies_are_read_with_their_dev_and_test_extras_and_groups(tmp_path):
     root = submission(tmp_path, pyproject_dot_toml=(
         '[project]\nname = "capstone"\ndependencies = ["tabulate==0.9.0", "DVC[s3]>=3"]\n'
-        '[project.optional-dependencies]\ndev = ["black"]\n'
+        '[project.optional-dependencies]\ndev = ["black"]\ngpu = ["torch"]\n'
+        '[dependency-groups]\ntest = ["pytest>=8"]\ndocs = ["mkdocs"]\n'
     ))
     found = read_requirements(root, skip=["dvc"])
-    assert found.files == ["pyproject.toml"] and found.requirements == ["tabulate==0.9.0"]
+    assert found.files == ["pyproject.toml"] and found.requirements == ["tabulate==0.9.0", "pytest>=8", "black"]
     assert found.skipped == ["DVC[s3]>=3"]
 
 
-def test_requirements_txt_wins_over_pyproject(tmp_path):
+def test_without_a_lock_pyproject_and_requirements_txt_are_read_together(tmp_path):
     root = submission(tmp_path, requirements_dot_txt="six\n",
                       pyproject_dot_toml='[project]\nname = "x"\ndependencies = ["tabulate"]\n')
-    assert read_requirements(root).requirements == ["six"]
+    found = read_requirements(root)
+    assert found.files == ["pyproject.toml", "requirements.txt"] and found.requirements == ["tabulate", "six"]
 
 
 def test_a_pyproject_without_project_dependencies_falls_through_to_the_lock_file(tmp_path):
@@ -191,7 +193,8 @@ def test_poetry_dependencies_are_read_with_carets_tildes_extras_and_markers(tmp_
     found = read_requirements(root)
     assert found.files == ["pyproject.toml"]
     assert found.requirements == ["mlflow<3.0.0,>=2.14.1", "scikit-learn<1.6,>=1.5", "pandas", "numpy==1.26.4",
-                                  "uvicorn[standard]<0.31,>=0.30", 'pywin32>=306; sys_platform == "win32"']
+                                  "uvicorn[standard]<0.31,>=0.30", 'pywin32>=306; sys_platform == "win32"',
+                                  "pytest<9,>=8"]
     assert found.ignored == [
         "pyproject.toml: tool.poetry.dependencies.mylib (path dependencies are not installed)",
         "pyproject.toml: tool.poetry.dependencies.tool (git dependencies are not installed)"]
@@ -255,7 +258,7 @@ def test_a_pipfile_lock_gives_its_default_packages_pinned_with_markers(tmp_path)
                                          Pipfile='[packages]\nsix = "*"\n'))
     assert found.files == ["Pipfile.lock"]
     assert found.requirements == ["mlflow==2.14.3", 'colorama==0.4.6; platform_system == "Windows"',
-                                  "uvicorn[standard]==0.30.1"]
+                                  "uvicorn[standard]==0.30.1", "pytest==8.2.0"]
     assert found.ignored == ["Pipfile.lock: default.mylib (editable dependencies are not installed)"]
 
 
@@ -264,13 +267,15 @@ def test_a_pipfile_without_a_lock_gives_its_packages(tmp_path):
         '[packages]\nmlflow = "==2.14.3"\nscikit-learn = "*"\nfastapi = {version = ">=0.110", extras = ["all"]}\n'
         '[dev-packages]\npytest = "*"\n')))
     assert found.files == ["Pipfile"]
-    assert found.requirements == ["mlflow==2.14.3", "scikit-learn", "fastapi[all]>=0.110"]
+    assert found.requirements == ["mlflow==2.14.3", "scikit-learn", "fastapi[all]>=0.110", "pytest"]
 
 
-def test_requirements_txt_wins_over_a_pipfile_lock(tmp_path):
-    found = read_requirements(submission(tmp_path, requirements_dot_txt="six\n",
+def test_a_pipfile_lock_decides_the_versions_it_pins_and_requirements_txt_only_adds(tmp_path):
+    found = read_requirements(submission(tmp_path, requirements_dot_txt="six\ntabulate==0.8.0\n",
                                          Pipfile_dot_lock='{"default": {"tabulate": {"version": "==0.9.0"}}}'))
-    assert found.files == ["requirements.txt"] and found.requirements == ["six"]
+    assert found.files == ["Pipfile.lock", "requirements.txt"]
+    assert found.requirements == ["tabulate==0.9.0", "six"]
+    assert found.overridden == ["requirements.txt:2: tabulate==0.8.0"]
 
 
 # --- the cache key and the cut-off date -------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from grader.models import CheckResult, Report, Status, Visibility
+from grader.results.report.environment import environment_lines
 from grader.results.report.text import clean_text, format_percent, format_points
 
 FILENAME = "report.md"
@@ -58,6 +59,7 @@ def render(report: Report) -> str:
     for section in _sections(public):
         lines += _section(report.sections.get(section, section), [c for c in public if c.section == section])
     lines += _what_went_wrong(report)
+    lines += environment_lines(report, escape_md)
     lines += _hidden_summary([c for c in report.checks if c.visibility is Visibility.hidden])
     lines += _footer(report)
     return "\n".join(lines).rstrip("\n") + "\n"

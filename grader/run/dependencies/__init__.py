@@ -18,21 +18,27 @@ A candidate's fault (a pin that does not exist, a conflict, a package that does 
 outcome with the resolver's reason. The engine's failures and an unreachable package index raise
 InfrastructureError: they are nobody's answer to grade.
 
-``requirements`` and ``lockfiles`` read the files, ``index`` says where packages come from, ``build`` runs the
-container and takes its environment, ``resolver_output`` reads uv's reasons, ``step`` ties them together.
+``discovery`` chooses the files (lock files first, else every root source together, plus the requirement files of
+the folders the manifest's commands run in, or the manifest's ``dependencies.files``); ``reading``,
+``requirements`` and ``lockfiles`` read them into one set; ``index`` says where packages come from; ``build`` runs
+the container and takes its environment; ``cache`` keeps it; ``site_hooks`` adds the grader's small adjustments
+(``site/``); ``resolver_output`` reads uv's reasons; ``outcome`` is what the report shows; ``step`` ties them
+together.
 """
 
 from grader.run.dependencies.build import ENV_DIR, REQ_MOUNT, RESULT_MARKER, UV_CACHE_MOUNT, take_environment
+from grader.run.dependencies.cache import environment_key
+from grader.run.dependencies.discovery import DependencySources, discover_sources
 from grader.run.dependencies.index import CA_MOUNT, IndexSettings, parse_pip_config
 from grader.run.dependencies.lockfiles import poetry_constraint
-from grader.run.dependencies.requirements import read_requirements
+from grader.run.dependencies.outcome import DependencyOutcome
+from grader.run.dependencies.reading import read_requirements
 from grader.run.dependencies.resolver_output import explain_build_failure, resolver_reason
 from grader.run.dependencies.step import (
     DEPENDENCY_LIMITS,
     INJECTED,
-    DependencyOutcome,
+    DependencyWish,
     cutoff_text,
-    environment_key,
     prepare_dependencies,
     resolution_cutoff,
 )
@@ -46,8 +52,11 @@ __all__ = [
     "RESULT_MARKER",
     "UV_CACHE_MOUNT",
     "DependencyOutcome",
+    "DependencySources",
+    "DependencyWish",
     "IndexSettings",
     "cutoff_text",
+    "discover_sources",
     "environment_key",
     "explain_build_failure",
     "parse_pip_config",

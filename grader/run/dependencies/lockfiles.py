@@ -121,22 +121,33 @@ def uv_lock_pins(text: str) -> list[str]:
 
 
 def pipfile_requirements(text: str) -> Declared:
-    """``[packages]`` of a Pipfile (``[dev-packages]`` are not what the project runs with)."""
+    """``[packages]`` and ``[dev-packages]`` of a Pipfile (the tests run with the dev packages, as
+    ``pipenv install --dev`` in the candidate's CI does)."""
     declared = Declared()
-    for name, value in (tomllib.loads(text).get("packages") or {}).items():
-        table = value if isinstance(value, dict) else {"version": value}
-        _pipenv_entry(declared, f"Pipfile: packages.{name}", name, table)
+    document = tomllib.loads(text)
+    for section in ("packages", "dev-packages"):
+        for name, value in (document.get(section) or {}).items():
+            table = value if isinstance(value, dict) else {"version": value}
+            if not any(where.endswith(f".{name}") for where, _ in declared.entries):
+                _pipenv_entry(declared, f"Pipfile: {section}.{name}", name, table)
     return declared
 
 
 def pipfile_lock_requirements(text: str) -> Declared:
-    """The ``default`` section of Pipfile.lock: every package the project runs with, pinned, with its markers."""
+    """The ``default`` and ``develop`` sections of Pipfile.lock: every package the project and its tests run
+    with, pinned, with its markers (``default`` wins when both pin a package)."""
     declared = Declared()
-    locked = json.loads(text).get("default") or {}
-    if not isinstance(locked, dict):
-        raise ValueError("its 'default' section is not a table")
-    for name, table in locked.items():
-        _pipenv_entry(declared, f"Pipfile.lock: default.{name}", name, table if isinstance(table, dict) else {})
+    document = json.loads(text)
+    seen: set[str] = set()
+    for section in ("default", "develop"):
+        locked = document.get(section) or {}
+        if not isinstance(locked, dict):
+            raise ValueError(f"its {section!r} section is not a table")
+        for name, table in locked.items():
+            if name.lower() in seen:
+                continue
+            seen.add(name.lower())
+            _pipenv_entry(declared, f"Pipfile.lock: {section}.{name}", name, table if isinstance(table, dict) else {})
     return declared
 
 

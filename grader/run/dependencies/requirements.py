@@ -8,20 +8,11 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import tomllib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.run.dependencies.lockfiles import (
-    LOCK_FILES,
-    Declared,
-    pipfile_lock_requirements,
-    pipfile_requirements,
-    poetry_lock_pins,
-    poetry_requirements,
-    uv_lock_pins,
-)
+from grader.run.dependencies.lockfiles import Declared
 
 try:
     from packaging.requirements import InvalidRequirement, Requirement
@@ -34,12 +25,13 @@ except ImportError:  # not a declared dependency of the grader, but pip always c
     from pip._vendor.packaging.utils import canonicalize_name  # type: ignore[assignment,no-redef]
 
 MAX_FILE_BYTES = 256 * 1024
+MAX_LOCK_BYTES = 8 * 1024 * 1024  # a universal uv.lock of a data-science project is often 0.5-1 MiB
 MAX_FILES = 20
 MAX_REQUIREMENTS = 500
-# Read in this order; the first that declares requirements is the one used (what a candidate's own Dockerfile
-# or CI most often installs comes first).
-SOURCES = ("requirements.txt", "Pipfile.lock", "pyproject.toml", "Pipfile", "requirements.lock")
 UNSUPPORTED = {"environment.yml": "conda environments not supported"}
+# Source-only packages that need a system library's headers the sandbox images do not carry, and the binary
+# distribution their maintainers publish for the same module (`import psycopg2` either way).
+BINARY_SUBSTITUTES = {"psycopg2": "psycopg2-binary"}
 INDEX_OPTIONS = {"-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--trusted-host", "--no-index"}
 
 
@@ -56,6 +48,9 @@ class RequirementSet:
     notes: list[str] = field(default_factory=list)
     skip_patterns: tuple[str, ...] = ()
     hashed: int = 0  # requirements that carried --hash
+    locked: set[str] = field(default_factory=set)  # packages a lock file pins: no other source may restrict them
+    overridden: list[str] = field(default_factory=list)  # requirements left to the lock's pin, with where
+    substituted: list[str] = field(default_factory=list)  # "psycopg2==2.9.7 → psycopg2-binary==2.9.7"
 
     def text(self) -> str:
         """The requirements, one a line, as the resolver reads them."""
@@ -66,38 +61,12 @@ class RequirementSet:
         return "".join(f"{line}\n" for line in self.constraints)
 
 
-# --- reading the submission's requirement files (host side, text only) -----------------------------------
+# --- reading pip requirement files (host side, text only) ------------------------------------------------
 
 
-def read_requirements(submission_dir: Path, skip: Sequence[str] = ()) -> RequirementSet:
-    """The submission's requirements from the first of ``SOURCES`` that declares any, normalised.
-
-    ``-r`` includes are followed inside the submission only; pip options, editable installs, direct URLs
-    and local paths are left out and listed in ``ignored``; packages matching ``skip`` in ``skipped``. Beside
-    pyproject.toml, a uv.lock or poetry.lock gives its pins as ``constraints``.
-    """
-    root = submission_dir.resolve()
-    found = RequirementSet(skip_patterns=tuple(_canonical_pattern(p) for p in skip))
-    readers = {"pyproject.toml": _read_pyproject, "Pipfile": _read_pipfile, "Pipfile.lock": _read_pipfile}
-    for name in SOURCES:
-        path = root / name
-        if not (path.is_file() or path.is_symlink()):
-            continue
-        reader = readers.get(name)
-        used = reader(root, path, found) if reader else _read_pip_file(root, path, found, set())
-        if used:
-            break
-    if found.hashed:
-        found.ignored.append(f"{found.hashed} requirement(s) carry --hash: the versions they pin are installed, "
-                             "the hashes are not checked")
-    if not found.files:
-        found.notes += [f"{name}: {why}" for name, why in UNSUPPORTED.items() if (root / name).exists()]
-    return found
-
-
-def _read_pip_file(root: Path, path: Path, found: RequirementSet, seen: set[Path]) -> bool:
+def read_pip_file(root: Path, path: Path, found: RequirementSet, seen: set[Path]) -> bool:
     """Read one pip requirements file (and its includes) into ``found``; False when it cannot be read."""
-    text = _read_text(root, path, found)
+    text = read_text(root, path, found)
     if text is None:
         return False
     seen.add(path.resolve())
@@ -118,7 +87,7 @@ def _read_pip_file(root: Path, path: Path, found: RequirementSet, seen: set[Path
                 else:
                     found.ignored.append(f"{where}: {shorten(options)} (per-requirement options are ignored)")
                 line = line[: match.start()]
-            _add_requirement(found, where, line)
+            add_requirement(found, where, line)
     return True
 
 
@@ -143,95 +112,26 @@ def _pip_option(root: Path, path: Path, where: str, line: str, found: Requiremen
         found.ignored.append(f"{where}: {shorten(line)} (already read)")
     elif len(seen) >= MAX_FILES:
         found.ignored.append(f"{where}: {shorten(line)} (more than {MAX_FILES} requirement files)")
-    elif not target.is_file() or not _read_pip_file(root, target, found, seen):
+    elif not target.is_file() or not read_pip_file(root, target, found, seen):
         found.ignored.append(f"{where}: {shorten(line)} (not a readable file in the submission)")
 
 
-def _read_pyproject(root: Path, path: Path, found: RequirementSet) -> bool:
-    """``[project].dependencies`` (else Poetry's ``[tool.poetry.dependencies]``) of pyproject.toml, with the pins
-    of a uv.lock or poetry.lock beside it as constraints; False (with a note) when it declares none."""
-    text = _read_text(root, path, found)
-    if text is None:
-        return False
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        found.notes.append(f"pyproject.toml: not valid TOML ({exc})")
-        return False
-    project = document.get("project")
-    dependencies = project.get("dependencies") if isinstance(project, dict) else None
-    poetry = ((document.get("tool") or {}).get("poetry") or {}).get("dependencies")
-    if isinstance(dependencies, list):
-        declared = Declared(entries=[(f"pyproject.toml: project.dependencies[{position}]", str(entry))
-                                     for position, entry in enumerate(dependencies)])
-    elif isinstance(poetry, dict) and set(map(str.lower, poetry)) - {"python"}:
-        declared = poetry_requirements(poetry, "pyproject.toml: tool.poetry.dependencies")
-    else:
-        dynamic = isinstance(project, dict) and "dependencies" in (project.get("dynamic") or [])
-        found.notes.append("pyproject.toml: " + ("dynamic dependencies are not read" if dynamic
-                                                 else "no [project].dependencies or [tool.poetry.dependencies]"))
-        return False
-    found.files.append(path.resolve().relative_to(root).as_posix())
-    _add_declared(found, declared)
-    _read_lock_pins(root, found)
-    return True
-
-
-def _read_lock_pins(root: Path, found: RequirementSet) -> None:
-    """The first of ``LOCK_FILES`` that parses gives its pins as constraints."""
-    for name in LOCK_FILES:
-        path = root / name
-        if not (path.is_file() or path.is_symlink()):
-            continue
-        text = _read_text(root, path, found)
-        if text is None:
-            continue
-        try:
-            pins = uv_lock_pins(text) if name == "uv.lock" else poetry_lock_pins(text)
-        except (tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError) as exc:
-            found.notes.append(f"{name}: not a lock file the grader reads ({exc})")
-            continue
-        found.files.append(name)
-        found.constraints = sorted({_normalised_pin(pin) for pin in pins} - {""})
-        return
-
-
-def _normalised_pin(pin: str) -> str:
-    name, _, version = pin.partition("==")
-    return f"{canonicalize_name(name)}=={version.strip()}" if name.strip() and version.strip() else ""
-
-
-def _read_pipfile(root: Path, path: Path, found: RequirementSet) -> bool:
-    """Pipfile.lock's ``default`` packages (all pinned), or a Pipfile's ``[packages]``."""
-    text = _read_text(root, path, found)
-    if text is None:
-        return False
-    try:
-        declared = pipfile_lock_requirements(text) if path.name == "Pipfile.lock" else pipfile_requirements(text)
-    except (ValueError, TypeError, AttributeError) as exc:  # JSONDecodeError and TOMLDecodeError are ValueErrors
-        found.notes.append(f"{path.name}: not readable ({exc})")
-        return False
-    found.files.append(path.resolve().relative_to(root).as_posix())
-    _add_declared(found, declared)
-    return True
-
-
-def _add_declared(found: RequirementSet, declared: Declared) -> None:
+def add_declared(found: RequirementSet, declared: Declared) -> None:
     for where, requirement in declared.entries:
-        _add_requirement(found, where, requirement)
+        add_requirement(found, where, requirement)
     found.ignored += declared.ignored
 
 
-def _read_text(root: Path, path: Path, found: RequirementSet) -> str | None:
-    """A requirement file's text: only inside the submission, only a regular file, at most MAX_FILE_BYTES."""
+def read_text(root: Path, path: Path, found: RequirementSet, limit: int = MAX_FILE_BYTES) -> str | None:
+    """A requirement file's text: only inside the submission, only a regular file, at most ``limit`` bytes."""
     name = path.name
     try:
         resolved = path.resolve()
         if not resolved.is_relative_to(root):
             found.notes.append(f"{name}: links outside the submission, not read")
             return None
-        if not resolved.is_file() or resolved.stat().st_size > MAX_FILE_BYTES:
-            found.notes.append(f"{name}: not a regular file of at most {MAX_FILE_BYTES // 1024} KiB, not read")
+        if not resolved.is_file() or resolved.stat().st_size > limit:
+            found.notes.append(f"{name}: not a regular file of at most {limit // 1024} KiB, not read")
             return None
         raw = resolved.read_bytes()
     except OSError as exc:
@@ -265,7 +165,7 @@ def _is_url_or_path(line: str) -> bool:
                 or re.search(r"\.(whl|zip|tar\.gz|tar\.bz2|tgz)$", line))
 
 
-def _add_requirement(found: RequirementSet, where: str, text: str) -> None:
+def add_requirement(found: RequirementSet, where: str, text: str) -> None:
     """Validate and normalise one requirement, or record why it was left out."""
     text = text.strip()
     try:
@@ -277,6 +177,12 @@ def _add_requirement(found: RequirementSet, where: str, text: str) -> None:
         found.ignored.append(f"{where}: {shorten(text)} (direct URLs and local paths are not installed)")
         return
     name = canonicalize_name(requirement.name)
+    if name in BINARY_SUBSTITUTES:
+        name = canonicalize_name(BINARY_SUBSTITUTES[name])
+        found.substituted.append(f"{where}: {shorten(text)} → {name}{requirement.specifier}")
+    if name in found.locked:
+        found.overridden.append(f"{where}: {shorten(text)}")
+        return
     if any(fnmatch.fnmatchcase(name, pattern) for pattern in found.skip_patterns):
         found.skipped.append(text)
         return
@@ -291,7 +197,7 @@ def _add_requirement(found: RequirementSet, where: str, text: str) -> None:
     found.requirements.append(line)
 
 
-def _canonical_pattern(pattern: str) -> str:
+def canonical_pattern(pattern: str) -> str:
     return re.sub(r"[-_.]+", "-", pattern.strip()).lower()
 
 

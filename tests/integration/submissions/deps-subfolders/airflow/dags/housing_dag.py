@@ -1,0 +1,3 @@
+import importlib.metadata as m
+
+print("dag", m.version("six"))

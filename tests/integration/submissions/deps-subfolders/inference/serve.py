@@ -1,0 +1,3 @@
+import importlib.metadata as m
+
+print("serve", m.version("tabulate"))
