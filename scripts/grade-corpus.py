@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ class Entry:
     expected: dict[str, str]
     manifest: dict[str, object]
     notes: dict[str, str] = field(default_factory=dict)
+    committed: str | None = None  # the commit's date (ISO 8601): the cut-off its dependencies resolve at
 
     @property
     def folder_name(self) -> str:
@@ -59,7 +61,8 @@ def load_corpus(path: Path) -> list[Entry]:
     entries = []
     for raw in yaml.safe_load(path.read_text())["repositories"]:
         entry = Entry(repo=raw["repo"], commit=raw["commit"], expected=raw["expected"],
-                      manifest=raw.get("manifest") or {}, notes=raw.get("notes") or {})
+                      manifest=raw.get("manifest") or {}, notes=raw.get("notes") or {},
+                      committed=raw.get("committed"))
         unknown = set(entry.expected) - set(CRITERIA)
         bad = {k: v for k, v in entry.expected.items() if v not in VERDICTS}
         if unknown or bad:
@@ -87,9 +90,35 @@ def grade_entry(entry: Entry, repos: Path, lab: str, scratch: Path) -> Report:
     submission = scratch / entry.folder_name
     shutil.copytree(source, submission, symlinks=True, ignore=shutil.ignore_patterns(".git"))
     (submission / "capstone.yaml").write_text(yaml.safe_dump(entry.manifest, sort_keys=False))
+    if entry.committed:
+        commit_as_of(submission, entry.committed)
     paths = project_paths()
     options = GradeOptions(out_dir=scratch / "reports" / entry.folder_name, store=False)
     return grade_submission(str(submission), lab, paths, make_engine("docker", paths), options).report
+
+
+def commit_as_of(folder: Path, date: str) -> None:
+    """Make the copy one git commit dated like the original, so the grader reads it as a clone: its intake takes
+    the committed files and resolves unpinned dependencies as of that date, as it would for the candidate's own
+    repository. Every file is added, even one a .gitignore matches (the work tree holds only committed files)."""
+    env = {"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date, "GIT_AUTHOR_NAME": "corpus",
+           "GIT_AUTHOR_EMAIL": "corpus@localhost", "GIT_COMMITTER_NAME": "corpus",
+           "GIT_COMMITTER_EMAIL": "corpus@localhost", "PATH": "/usr/bin:/bin"}
+    for command in (["git", "init", "-q"], ["git", "add", "-A", "-f"], ["git", "commit", "-q", "-m", "corpus copy"]):
+        subprocess.run(command, cwd=folder, env=env, check=True, capture_output=True)
+
+
+def raw_result(entry: Entry, report: Report, graded: dict[str, str], causes: dict[str, str]) -> dict[str, object]:
+    """What results.json keeps per repository: enough to tell an environment failure from a candidate's bug."""
+    return {"commit": entry.commit, "committed": entry.committed, "expected": entry.expected, "graded": graded,
+            "messages": causes, "score": report.score, "max_score": report.max_score,
+            "steps": {s.id: s.failure_reason or "ok" for s in report.steps},
+            "causes": {s.id: s.cause for s in report.steps if s.cause},
+            "services": {s.id: {"ready": s.ready, "message": s.message, "cause": s.cause,
+                                "log_tail": s.log_tail[-2000:]} for s in report.services},
+            "dependencies": {k: (report.dependencies or {}).get(k) for k in (
+                "status", "message", "reason", "requirement_files", "lock_file", "fallbacks", "cutoff",
+                "adjustments", "cached")} if report.dependencies else None}
 
 
 def table(rows: list[tuple[Entry, dict[str, str], dict[str, str]]]) -> str:
@@ -132,13 +161,11 @@ def main() -> int:
             causes = {criterion: "; ".join(checks[i].message for i in ids if i in checks)
                       for criterion, ids in CRITERIA.items()}
             rows.append((entry, graded, causes))
-            raw[entry.repo] = {"commit": entry.commit, "expected": entry.expected, "graded": graded,
-                               "messages": causes, "score": report.score, "max_score": report.max_score,
-                               "steps": {s.id: s.failure_reason or "ok" for s in report.steps},
-                               "causes": {s.id: s.cause for s in report.steps if s.cause}}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(table(rows))
-    args.out.with_suffix(".json").write_text(json.dumps(raw, indent=2, ensure_ascii=False))
+            raw[entry.repo] = raw_result(entry, report, graded, causes)
+            # Written after every repository: a crash later in the corpus loses nothing already graded.
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(table(rows))
+            args.out.with_suffix(".json").write_text(json.dumps(raw, indent=2, ensure_ascii=False))
     print(table(rows))
     return 0
 
