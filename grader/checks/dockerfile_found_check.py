@@ -76,7 +76,7 @@ def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
     if not dockerfiles:
         return CheckOutcome.failed(_none_found(compose_files), **evidence)
     port = ctx.manifest.serve.port if ctx.manifest is not None else 8000
-    ignore = IgnoreRules.load(root)
+    ignore = IgnoreRules.load(root, files)
     reviews = [_review(root, path, builds, ignore, port, named is not None, ctx) for path in dockerfiles]
     chosen = max(reviews, key=lambda r: (r.serving_score, -len(r.problems)))
     evidence.update(judged=chosen.summary(), others=[r.summary() for r in reviews if r is not chosen][:10])

@@ -9,6 +9,7 @@ matching pattern wins. A path inside an ignored folder is ignored.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -89,8 +90,16 @@ class IgnoreRules:
     rules: tuple[IgnoreRule, ...] = ()
 
     @classmethod
-    def load(cls, root: Path) -> IgnoreRules:
-        files = sorted(root.rglob(".gitignore"), key=lambda p: len(p.relative_to(root).parts))[:MAX_IGNORE_FILES]
+    def load(cls, root: Path, files: Iterable[str] | None = None) -> IgnoreRules:
+        """The rules of the ``.gitignore`` files among ``files`` ('/'-separated paths under ``root``; default: a
+        search of the whole tree)."""
+        names = [f for f in files if f.rsplit("/", 1)[-1] == ".gitignore"] if files is not None else \
+            [p.relative_to(root).as_posix() for p in root.rglob(".gitignore")]
+        ordered = sorted(names, key=lambda name: (name.count("/"), name))[:MAX_IGNORE_FILES]
+        return cls._from(root, [root / name for name in ordered])
+
+    @classmethod
+    def _from(cls, root: Path, files: list[Path]) -> IgnoreRules:
         rules: list[IgnoreRule] = []
         for path in files:
             if path.is_symlink() or not path.is_file():
