@@ -2,10 +2,11 @@
 
 The candidate's own tool runs with the candidate's configuration: whichever of ruff, flake8, pylint and
 black (``--check``) the repository configures (``ruff.toml``/``[tool.ruff]``, ``.flake8``/``[flake8]`` in
-``setup.cfg`` or ``tox.ini``, ``.pylintrc``/``[tool.pylint]``, ``[tool.black]``, or a hook in
-``.pre-commit-config.yaml``), in the order of ``linters`` (a rubric that prefers one lists only it or puts it
-first). Each runs in a container with no network that sees the submission read-only, never on the host:
-ruff is the grader's own binary; flake8, pylint and black run with the sandbox image's Python from the
+``setup.cfg`` or ``tox.ini``, ``.pylintrc``/``[tool.pylint]``, ``[tool.black]``, a hook in
+``.pre-commit-config.yaml``; without any of those, a CI step or Makefile target that runs it, with its
+options), in the order of ``linters`` (a rubric that prefers one lists only it or puts it first). Each
+runs in a container with no network that sees the submission read-only, never on the host: ruff is the
+grader's own binary; flake8, pylint and black run with the sandbox image's Python from the
 folder ``GRADER_PYTHON_LINTERS`` names (default ``~/.cache/capstone-grader/python-linters``; fill it with
 ``scripts/ensure-python-linters.sh``), mounted read-only.
 
@@ -31,6 +32,7 @@ from typing import Literal
 from pydantic import Field
 
 from grader.checks.base import CheckContext, CheckParams, CheckType
+from grader.checks.ci_check import command_lines, find_pipelines
 from grader.errors import InfrastructureError
 from grader.models import CheckOutcome, StepResult
 from grader.sandbox.tools import INPUT_MOUNT, find_tool, tool_path
@@ -53,6 +55,8 @@ CONFIG_PLACES: dict[str, tuple[tuple[str, str | None, str], ...]] = {
 }
 PRE_COMMIT_HOOKS = {"ruff": r"ruff-pre-commit|^\s*-\s*id:\s*ruff\b", "flake8": r"pycqa/flake8|id:\s*flake8\b",
                     "pylint": r"pylint", "black": r"psf/black|id:\s*black\b"}
+RUNS_LINTER = re.compile(r"(?:^|[\s;&|(])(?:python3?\s+-m\s+)?(ruff|flake8|pylint|black)\b(?!-)")
+NEUTRALISING_OPTIONS = frozenset({"--exit-zero", "--fix", "--exit-zero-even-if-changed", "-i", "--in-place"})
 MISSING_MODULE = re.compile(r"No module named '?(flake8|pylint|black)'?")
 
 
@@ -76,7 +80,8 @@ class ToolRun:
 
 
 def configured_linters(ctx: CheckContext) -> dict[str, str]:
-    """Each configured linter and where it is configured, e.g. ``{"flake8": "setup.cfg"}``."""
+    """Each configured linter and where, e.g. ``{"flake8": "setup.cfg [flake8]"}``. Without a configuration file
+    or pre-commit hook, the linters a CI step or Makefile target runs (``{"flake8": "run by Makefile"}``)."""
     found: dict[str, str] = {}
     for linter, places in CONFIG_PLACES.items():
         for name, pattern, label in places:
@@ -90,7 +95,29 @@ def configured_linters(ctx: CheckContext) -> dict[str, str]:
         for linter, pattern in PRE_COMMIT_HOOKS.items():
             if linter not in found and re.search(pattern, text, re.MULTILINE):
                 found[linter] = f"{ctx.relative(hooks[0])} hook"
+    return found or {linter: f"run by {where}" for linter, (where, _) in linters_run_by_ci_or_make(ctx).items()}
+
+
+def linters_run_by_ci_or_make(ctx: CheckContext) -> dict[str, tuple[str, list[str]]]:
+    """Linters a CI pipeline or a Makefile target runs, where, and the options it gives them."""
+    found: dict[str, tuple[str, list[str]]] = {}
+    sources = [(p.path, p.commands) for p in find_pipelines(ctx)]
+    sources += [(ctx.relative(m), (ctx.read_text(m),)) for m in ctx.find("Makefile")]
+    for where, commands in sources:
+        for line in (line for command in commands for line in command_lines(command)):
+            match = RUNS_LINTER.search(line)
+            if match and match.group(1) not in found:
+                found[match.group(1)] = (where, _options(line[match.end():]))
     return found
+
+
+def _options(rest: str) -> list[str]:
+    """The options a CI line gives its linter, up to the next shell operator; never ones that hide findings."""
+    try:
+        words = shlex.split(re.split(r"&&|\|\||;|\||>", rest)[0])
+    except ValueError:
+        return []
+    return [w for w in words if w.startswith("-") and "$" not in w and w not in NEUTRALISING_OPTIONS]
 
 
 def python_linters_folder() -> Path | None:
@@ -109,8 +136,9 @@ def run_linter(linter: str, config: str, mode: str, ctx: CheckContext) -> ToolRu
     folder = python_linters_folder()
     if folder is None:
         return ToolRun(linter, config, None)
-    arguments = {"flake8": ["-m", "flake8", "."],
-                 "pylint": ["-m", "pylint", "--recursive=y", "--persistent=n", "."],
+    ci_options = linters_run_by_ci_or_make(ctx).get(linter, ("", []))[1] if config.startswith("run by ") else []
+    arguments = {"flake8": ["-m", "flake8", *ci_options, "."],
+                 "pylint": ["-m", "pylint", "--recursive=y", "--persistent=n", *ci_options, "."],
                  "black": ["-m", "black", "--check", "."]}[linter]
     command = (f"cd {INPUT_MOUNT} && PYTHONPATH={tool_path('python-linters')} PYTHONDONTWRITEBYTECODE=1 "
                f"{shlex.join(['python', *arguments])}")

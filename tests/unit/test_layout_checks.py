@@ -305,3 +305,19 @@ def test_a_rubric_preferring_ruff_runs_only_ruff(tmp_path: Path, python_linters:
     files = {**FLAKE8_REPO, "ruff.toml": "line-length = 100\n"}
     outcome = judge(tmp_path, "lint", files, {"linters": ["ruff"]}, run_tool=tools)
     assert outcome.status is Status.passed and len(tools.commands) == 1 and "ruff check" in tools.commands[0]
+
+
+def test_a_linter_only_ci_runs_is_run_with_the_ci_options(tmp_path: Path, python_linters: Path) -> None:
+    workflow = ("jobs:\n  lint:\n    steps:\n      - run: pip install flake8\n"
+                "      - run: flake8 . --count --select=E9,F63 --exit-zero --statistics && echo ok\n")
+    tools = FakeTools({"flake8": (0, "")})
+    outcome = judge(tmp_path, "lint", {".github/workflows/ci.yml": workflow, "app.py": ""}, run_tool=tools)
+    assert outcome.status is Status.passed and outcome.message == "flake8 (run by .github/workflows/ci.yml) passes"
+    assert "python -m flake8 --count --select=E9,F63 --statistics ." in tools.commands[0]  # never --exit-zero
+
+
+def test_a_configuration_file_wins_over_what_ci_runs(tmp_path: Path, python_linters: Path) -> None:
+    files = {**FLAKE8_REPO, "Makefile": "fmt:\n\tblack .\n"}
+    tools = FakeTools({"flake8": (0, "")})
+    outcome = judge(tmp_path, "lint", files, run_tool=tools)
+    assert outcome.message == "flake8 (setup.cfg [flake8]) passes" and len(tools.commands) == 1
