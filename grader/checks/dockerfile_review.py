@@ -107,11 +107,12 @@ class _Reader:
 
     def source_state(self, context: str, source: str) -> tuple[str, str | None]:
         """('ok' | 'missing' | 'ignored', the .gitignore rule) of a COPY source under a context."""
-        relative = _normal(f"{context}/{source}")
-        if relative.startswith("..") or source.startswith("/"):
+        relative = _normal(f"{context}/{source.lstrip('/')}")  # a leading / is the context's root to Docker
+        try:
+            matches = sorted(self.root.glob(relative)) if any(c in relative for c in "*?[") else (
+                [self.root / relative] if relative else [self.root])
+        except ValueError:
             return "missing", None
-        matches = sorted(self.root.glob(relative)) if any(c in relative for c in "*?[") else (
-            [self.root / relative] if relative else [self.root])
         matches = [m for m in matches if m.exists()]
         if not matches:
             return "missing", None

@@ -321,3 +321,15 @@ def test_a_configuration_file_wins_over_what_ci_runs(tmp_path: Path, python_lint
     tools = FakeTools({"flake8": (0, "")})
     outcome = judge(tmp_path, "lint", files, run_tool=tools)
     assert outcome.message == "flake8 (setup.cfg [flake8]) passes" and len(tools.commands) == 1
+
+
+def test_unreadable_inputs_give_a_defined_outcome(tmp_path: Path) -> None:
+    files = {"Dockerfile": "FROM python:3.11\nCOPY [unclosed /x\nCOPY /app.py ../../etc/passwd .\nCMD python app.py\n",
+             "app.py": "", "docker-compose.yml": "services: [unclosed\n", ".gitignore": "[\n\\\n!\n"}
+    outcome = judge(tmp_path, "dockerfile-found", files)
+    assert outcome.score_fraction == 0.5 and "COPY [unclosed copies something that is not in the repository" \
+        in outcome.message
+    outcome = judge(tmp_path / "b", "dockerfile-found", {"Dockerfile": "just some text\n"})
+    assert outcome.score_fraction == 0.5 and "has no FROM instruction" in outcome.message
+    outcome = judge(tmp_path / "c", "ci", {".gitlab-ci.yml": "test: [unclosed\n"})
+    assert outcome.status is Status.failed and outcome.message.startswith(".gitlab-ci.yml is not valid YAML (line 2)")
