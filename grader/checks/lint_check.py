@@ -107,17 +107,21 @@ def linters_run_by_ci_or_make(ctx: CheckContext) -> dict[str, tuple[str, list[st
         for line in (line for command in commands for line in command_lines(command)):
             match = RUNS_LINTER.search(line)
             if match and match.group(1) not in found:
-                found[match.group(1)] = (where, _options(line[match.end():]))
+                found[match.group(1)] = (where, _options(line[match.end():], ctx))
     return found
 
 
-def _options(rest: str) -> list[str]:
-    """The options a CI line gives its linter, up to the next shell operator; never ones that hide findings."""
+def _options(rest: str, ctx: CheckContext) -> list[str]:
+    """The options and paths a CI line gives its linter, up to the next shell operator; never options that hide
+    findings, never a path outside the repository."""
     try:
         words = shlex.split(re.split(r"&&|\|\||;|\||>", rest)[0])
     except ValueError:
         return []
-    return [w for w in words if w.startswith("-") and "$" not in w and w not in NEUTRALISING_OPTIONS]
+    options = [w for w in words if w.startswith("-") and "$" not in w and w not in NEUTRALISING_OPTIONS]
+    paths = [w for w in words if not w.startswith("-") and "$" not in w and not Path(w).is_absolute()
+             and ".." not in Path(w).parts and (ctx.submission_dir / w).exists()]
+    return options + (paths or ["."])
 
 
 def python_linters_folder() -> Path | None:
@@ -137,8 +141,9 @@ def run_linter(linter: str, config: str, mode: str, ctx: CheckContext) -> ToolRu
     if folder is None:
         return ToolRun(linter, config, None)
     ci_options = linters_run_by_ci_or_make(ctx).get(linter, ("", []))[1] if config.startswith("run by ") else []
-    arguments = {"flake8": ["-m", "flake8", *ci_options, "."],
-                 "pylint": ["-m", "pylint", "--recursive=y", "--persistent=n", *ci_options, "."],
+    ci_options = ci_options or ["."]
+    arguments = {"flake8": ["-m", "flake8", *ci_options],
+                 "pylint": ["-m", "pylint", "--recursive=y", "--persistent=n", *ci_options],
                  "black": ["-m", "black", "--check", "."]}[linter]
     command = (f"cd {INPUT_MOUNT} && PYTHONPATH={tool_path('python-linters')} PYTHONDONTWRITEBYTECODE=1 "
                f"{shlex.join(['python', *arguments])}")

@@ -309,11 +309,11 @@ def test_a_rubric_preferring_ruff_runs_only_ruff(tmp_path: Path, python_linters:
 
 def test_a_linter_only_ci_runs_is_run_with_the_ci_options(tmp_path: Path, python_linters: Path) -> None:
     workflow = ("jobs:\n  lint:\n    steps:\n      - run: pip install flake8\n"
-                "      - run: flake8 . --count --select=E9,F63 --exit-zero --statistics && echo ok\n")
+                "      - run: flake8 src/ --count --select=E9,F63 --exit-zero --statistics && echo ok\n")
     tools = FakeTools({"flake8": (0, "")})
-    outcome = judge(tmp_path, "lint", {".github/workflows/ci.yml": workflow, "app.py": ""}, run_tool=tools)
+    outcome = judge(tmp_path, "lint", {".github/workflows/ci.yml": workflow, "src/app.py": ""}, run_tool=tools)
     assert outcome.status is Status.passed and outcome.message == "flake8 (run by .github/workflows/ci.yml) passes"
-    assert "python -m flake8 --count --select=E9,F63 --statistics ." in tools.commands[0]  # never --exit-zero
+    assert "python -m flake8 --count --select=E9,F63 --statistics src/" in tools.commands[0]  # never --exit-zero
 
 
 def test_a_configuration_file_wins_over_what_ci_runs(tmp_path: Path, python_linters: Path) -> None:
