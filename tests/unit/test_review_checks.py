@@ -146,13 +146,19 @@ def test_lint_fails_when_ruff_cannot_read_the_configuration(tmp_path: Path) -> N
     assert outcome.status is Status.failed and "ruff cannot run on the repository (exit 2)" in outcome.message
 
 
-def test_lint_without_ruff_configuration_fails_and_names_other_linters_found(tmp_path: Path) -> None:
+def test_lint_without_any_configuration_fails_saying_so(tmp_path: Path) -> None:
+    outcome = evaluate("lint", {}, make_context(tmp_path, {"a.py": "x = 1\n"}, FakeRuff(0)))
+    assert outcome.status is Status.failed
+    assert outcome.message.startswith("no linter configured: configure one of ruff, flake8, pylint, black")
+
+
+def test_lint_names_configured_linters_the_rubric_does_not_accept(tmp_path: Path) -> None:
     files = {"setup.cfg": "[metadata]\nname = x\n\n[flake8]\nmax-line-length = 100\n",
              "pyproject.toml": "[tool.black]\nline-length = 100\n"}
-    outcome = evaluate("lint", {}, make_context(tmp_path, files, FakeRuff(0)))
+    outcome = evaluate("lint", {"linters": ["ruff"]}, make_context(tmp_path, files, FakeRuff(0)))
     assert outcome.status is Status.failed
-    assert "no ruff configuration" in outcome.message
-    assert "flake8 (setup.cfg), black (pyproject.toml)" in outcome.message
+    assert "flake8 (setup.cfg [flake8]), black (pyproject.toml [tool.black]), which this rubric does not accept" \
+        in outcome.message
 
 
 def test_lint_can_run_with_ruffs_defaults_when_no_configuration_is_required(tmp_path: Path) -> None:
