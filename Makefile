@@ -23,8 +23,9 @@ setup: $(BIN)/grader engine tools ## install the grader in .venv and make sure a
 engine: ## start a Docker engine if none answers (installs docker.io on Debian as root)
 	bash scripts/ensure-docker.sh
 
-tools: ## host tools check types mount into sandboxes (promtool, from Debian's prometheus package)
+tools: ## host tools check types mount into sandboxes (promtool from Debian; flake8, pylint, black from PyPI)
 	bash scripts/ensure-tools.sh
+	bash scripts/ensure-python-linters.sh
 
 images: setup ## build (or reuse) the sandbox images
 	$(BIN)/grader images runtime

@@ -26,11 +26,12 @@ _TEMPLATE_KEY = re.compile(r"\{\{\s*([a-z_]+(?:\.[a-z_]+)*)\s*\}\}")
 # Manifest sections each built-in check type reads (beside the templates of lab.yaml). A new check type that
 # reads the manifest adds its line here; tests/unit/test_guide.py names any registered type missing from it.
 MANIFEST_SECTIONS_BY_CHECK_TYPE: dict[str, tuple[str, ...]] = {
-    "alert-rules": ("monitoring", "metrics"), "command": (), "dashboard": ("monitoring", "metrics"),
-    "dependencies": (), "dockerfile": ("deploy", "serve"), "drift": ("drift", "serve"), "file": (),
-    "http": ("serve", "model"), "kubernetes": ("deploy",), "lint": (), "manual": (), "mlflow": ("model",),
-    "model-quality": ("model",), "prometheus": ("metrics", "serve"), "promotion": ("model", "serve"),
-    "pytest": ("tests",), "regex": (), "retrain": ("retrain", "model"), "structured": (), "sweep": ("tracking",),
+    "alert-rules": ("monitoring", "metrics"), "ci": (), "command": (), "dashboard": ("monitoring", "metrics"),
+    "dependencies": (), "dockerfile": ("deploy", "serve"), "dockerfile-found": ("deploy",), "drift": ("drift", "serve"),
+    "file": (), "http": ("serve", "model"), "kubernetes": ("deploy",), "lint": (), "manual": (), "mlflow": ("model",),
+    "model-quality": ("model",), "problem-statement": (), "prometheus": ("metrics", "serve"),
+    "promotion": ("model", "serve"), "pytest": ("tests",), "regex": (), "retrain": ("retrain", "model"),
+    "structured": (), "sweep": ("tracking",),
 }
 _PARTIAL_CREDIT_TYPES = {"pytest"}
 _COMMON_KEYS = {"id", "title", "type", "points", "needs", "visibility", "hint", "required"}
