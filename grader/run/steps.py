@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+from grader.evidence.local_store_reader import read_local_stores
 from grader.labs.templating import render
 from grader.models import StepResult
 from grader.models.safe_text import escape_surrogates
@@ -41,6 +42,8 @@ def run_steps(run: RunState, sandbox: Sandbox, *, after_services: bool = False) 
                            network=step.network, mounts=mounts)
             result = sandbox.run(spec).model_copy(update={"command": escape_surrogates(command)})
             _copy_artifacts(run, sandbox, step.artifacts)
+            if run.watch_local_stores:
+                run.local_stores = run.local_stores.merged(read_local_stores(sandbox, step.id))
         run.record_step(result)
 
 

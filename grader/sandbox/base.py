@@ -65,6 +65,7 @@ class RunSpec:
     network: bool = False
     mounts: tuple[Mount, ...] = ()
     mount_work: bool = True
+    work_read_only: bool = False  # the work area mounted read-only (the grader reading what a step left there)
     egress: bool = False
     image_command: bool = False  # run the image's own ENTRYPOINT/CMD and WORKDIR (an image built from a submission)
     aliases: tuple[str, ...] = ()  # more names a service answers to on the run network, besides ``name``
