@@ -43,6 +43,14 @@ def store_uri(root: str, path: str, kind: str) -> str:
     return f"sqlite:///{relative}" if kind == "sqlite" else f"./{relative}"
 
 
+def is_regular_file(path: str) -> bool:
+    """A regular file itself, not a link to one (nor a FIFO, which would hang a reader)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 def is_sqlite_file(path: str) -> bool:
     """A regular file (not a symlink) of a sane size that starts with SQLite's header."""
     try:
@@ -51,6 +59,16 @@ def is_sqlite_file(path: str) -> bool:
             return False
         with open(path, "rb") as handle:
             return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
+
+
+def holds_experiments(path: str) -> bool:
+    """Whether an ``mlruns`` folder is a tracking store (experiment folders with their ``meta.yaml``), not only the
+    artifacts of a database-backed store, which MLflow also writes to ``./mlruns``."""
+    try:
+        return any(is_regular_file(os.path.join(path, name, "meta.yaml")) for name in os.listdir(path)
+                   if not os.path.islink(os.path.join(path, name)))
     except OSError:
         return False
 
@@ -70,7 +88,7 @@ def find_stores(root: str) -> tuple[list[tuple[str, str]], list[str]]:
             break
         for name in sorted(dirs):
             path = os.path.join(folder, name)
-            if name == FILE_STORE_NAME and not os.path.islink(path):
+            if name == FILE_STORE_NAME and not os.path.islink(path) and holds_experiments(path):
                 found.append(("file", path))
         dirs[:] = sorted(d for d in dirs if d not in SKIPPED_FOLDERS and d != FILE_STORE_NAME
                          and not os.path.islink(os.path.join(folder, d))) if depth < MAX_DEPTH else []

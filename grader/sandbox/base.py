@@ -27,6 +27,9 @@ BASE_ENVIRONMENT = {
     # The MLflow client retries a server that does not answer for about four minutes by default; in a sandbox
     # nothing starts answering later, so a step fails in seconds, naming the address it tried.
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    # MLflow 3.x refuses a file store (``./mlruns``) unless this is set; code written before that logged there, and
+    # the grader reads such stores after each step (grader.evidence.local_store).
+    "MLFLOW_ALLOW_FILE_STORE": "true",
 }
 # Numeric libraries start one thread per core they see (the host's), not per core the quota allows: the
 # container's CPU limit is given to them, so they do not oversubscribe it.

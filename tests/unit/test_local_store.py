@@ -54,6 +54,8 @@ def test_sqlite_files_and_mlruns_folders_are_found_and_named_as_the_code_names_t
     mlflow_db(tmp_path / "mlflow.db")
     mlflow_db(tmp_path / "src" / "tracking.sqlite")
     (tmp_path / "mlruns" / "0").mkdir(parents=True)
+    (tmp_path / "mlruns" / "0" / "meta.yaml").write_text("name: Default\n")
+    (tmp_path / "src" / "mlruns" / "1" / "r1" / "artifacts").mkdir(parents=True)  # a database store's artifacts
     (tmp_path / "notes.db").write_text("not a database")
     found, skipped = find_stores(str(tmp_path))
     uris = [read_store(str(tmp_path), kind, path)["uri"] for kind, path in found]
