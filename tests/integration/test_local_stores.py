@@ -83,10 +83,13 @@ def test_a_lab_about_the_tracking_server_fails_a_local_run_and_says_to_log_there
                                                                                   tmp_path):
     report = grade(docker_client, SUBMISSIONS / "local-sqlite-store", tmp_path / "report", lab="mlops-capstone")
     checks = {c.id: c for c in report.checks}
-    registered = checks["model-registered"]
-    assert registered.status == Status.failed and registered.score_fraction == 0
-    assert registered.message.endswith("this lab grades what reaches the tracking server; log to the server in "
-                                       "MLFLOW_TRACKING_URI instead of a hard-coded sqlite:///mlflow.db")
+    created = checks["run-created"]
+    assert created.status == Status.failed and created.score_fraction == 0
+    assert created.message.startswith("1 finished run(s) during grading, newest ")
+    assert created.message.endswith("found in the repository's local store sqlite:///mlflow.db, not on the tracking "
+                                    "server: this lab grades what reaches the tracking server; log to the server in "
+                                    "MLFLOW_TRACKING_URI instead of a hard-coded sqlite:///mlflow.db")
+    assert checks["model-registered"].status == Status.skipped  # it needs run-created
 
 
 HOSTILE_STEP = textwrap.dedent("""
