@@ -84,7 +84,7 @@ def test_a_lab_about_the_tracking_server_fails_a_local_run_and_says_to_log_there
     report = grade(docker_client, SUBMISSIONS / "local-sqlite-store", tmp_path / "report", lab="mlops-capstone")
     checks = {c.id: c for c in report.checks}
     created = checks["run-created"]
-    assert created.status == Status.failed and created.score_fraction == 0
+    assert created.status == Status.failed and created.points == 0
     assert created.message.startswith("1 finished run(s) during grading, newest ")
     assert created.message.endswith("found in the repository's local store sqlite:///mlflow.db, not on the tracking "
                                     "server: this lab grades what reaches the tracking server; log to the server in "
