@@ -14,6 +14,14 @@ The tracking server is started by the grader for this run only, so nothing in it
   computation of it: the registered model predicts the lab's ``dataset`` in a sandbox and the grader
   scores those predictions against labels it keeps. The report shows claimed beside measured.
 
+Local stores: code that logs to ``sqlite:///mlflow.db``, ``file:./mlruns`` or ``./mlruns`` never reaches the
+server. After each step the grader reads such stores in the work area with its own MLflow (in a container, the
+work area read-only); when the server holds nothing of this grading for ``run``, ``params``, ``metrics``,
+``registered`` or ``alias``, the check judges the store instead, with the same clock rule, and says where it found
+the run. ``local_store`` sets the credit: ``full``, ``partial`` (half the points) or ``none`` (the default: the
+lab is about the tracking server). ``signature``, ``lineage`` and ``metric-matches`` load the model from the
+server's registry and stay server-only.
+
 Example::
 
     - {id: metric-honest, title: Logged accuracy is true, type: mlflow, points: 6,
@@ -27,11 +35,12 @@ from typing import Any, Literal
 from pydantic import Field
 
 from grader.checks.base import CheckContext, CheckParams, CheckType
+from grader.checks.mlflow_local_store import LocalCredit, judge_local, server_saw_nothing
 from grader.evidence import Facts
 from grader.evidence.labels import METRICS, normalise
 from grader.evidence.mlflow_snapshot import CLOCK_SLACK_MS, MlflowSnapshot, Run
 from grader.evidence.request import EvidenceRequest
-from grader.models import CheckOutcome
+from grader.models import CheckOutcome, Status
 
 
 class Params(CheckParams):
@@ -43,6 +52,8 @@ class Params(CheckParams):
     score: Literal["accuracy", "f1_macro"] = Field("accuracy", description="``metric-matches``: what it measures")
     dataset: str = Field("valid", description="``metric-matches``: the lab data set it was computed on")
     tolerance: float = Field(0.02, ge=0, description="``metric-matches``: largest allowed difference")
+    local_store: LocalCredit = Field("none", description="credit for what is found only in a local MLflow store "
+                                     "of the work area (sqlite:///…db, ./mlruns): full, partial (half) or none")
 
 
 def _runs(facts: Facts, snapshot: MlflowSnapshot) -> list[Run]:
@@ -74,8 +85,10 @@ def _described(run: Run, facts: Facts) -> str:
 
 
 def plan(params: Params) -> EvidenceRequest:
-    """The registry snapshot; ``signature`` and ``metric-matches`` also the served version's evaluation."""
-    return EvidenceRequest(registry=True, model_evaluation=params.require in ("signature", "metric-matches"))
+    """The registry snapshot and the local stores the steps leave (a failure then says where the runs went);
+    ``signature`` and ``metric-matches`` also the served version's evaluation."""
+    return EvidenceRequest(registry=True, model_evaluation=params.require in ("signature", "metric-matches"),
+                           local_stores=True)
 
 
 def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
@@ -84,7 +97,11 @@ def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
     if snapshot.error:
         return CheckOutcome.errored(f"the MLflow server could not be read: {snapshot.error}")
     handler = HANDLERS[params.require]
-    return handler(params, facts, snapshot)
+    outcome = handler(params, facts, snapshot)
+    if outcome.status == Status.passed or not server_saw_nothing(params.require, facts, snapshot):
+        return outcome
+    return judge_local(params.require, params.local_store, facts, outcome,
+                       lambda local: handler(params, facts, local))
 
 
 def _run(params: Params, facts: Facts, snapshot: MlflowSnapshot) -> CheckOutcome:

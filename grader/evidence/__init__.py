@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from grader.errors import InfrastructureError
 from grader.evidence.drift_observation import DriftObservation, drift_plan, observe_drift
+from grader.evidence.local_store import LocalStores
 from grader.evidence.mlflow_snapshot import MlflowSnapshot, ModelVersion
 from grader.evidence.model_evaluation import (
     EVALUATOR,
@@ -74,6 +75,7 @@ class Facts:
     request: EvidenceRequest = field(default_factory=EvidenceRequest)  # what the rubric's check types asked for
     restart_model_server: Callable[[], ServiceResult] | None = None  # for serve.reload: restart
     submission_root: Path | None = None  # the submission as taken in: a manifest task's data is read there
+    local_stores: Callable[[], LocalStores] = LocalStores  # the MLflow stores the steps left in the work area
     data: RunData = field(init=False)  # what every collector reads about the run
     _cache: dict[str, Any] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)

@@ -37,6 +37,7 @@ class EvidenceRequest:
     promotion_rows: int = 0  # the promotion drill, with this many rows per round
     drift: DriftRequest | None = None
     retraining: bool = False  # observe the registry and the served version before and after the late steps
+    local_stores: bool = False  # read the MLflow stores each step leaves in the work area (sqlite, ./mlruns)
 
     @property
     def serving(self) -> bool:
@@ -64,6 +65,7 @@ class EvidenceRequest:
             promotion_rows=max(self.promotion_rows, other.promotion_rows),
             drift=_merge_drift(self.drift, other.drift),
             retraining=self.retraining or other.retraining,
+            local_stores=self.local_stores or other.local_stores,
         )
 
 

@@ -46,7 +46,8 @@ class RubricEvaluator:
         self.facts = Facts(lab=self.run.lab, manifest=self.run.manifest, started_at_ms=self.run.started_at_ms,
                            services=self.run.services, run_probe=probe_runner(self.run, self.sandbox),
                            scratch=self.run.scratch / "evidence", request=rubric_evidence_request(self.run.lab),
-                           restart_model_server=self._restart_model_server, submission_root=self.workspace)
+                           restart_model_server=self._restart_model_server, submission_root=self.workspace,
+                           local_stores=lambda: self.run.local_stores)
         return self.facts
 
     def _restart_model_server(self) -> ServiceResult:

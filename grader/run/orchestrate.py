@@ -149,6 +149,7 @@ def _execute(run: RunState, engine: Engine, workspace: Path, paths: ProjectPaths
         with run.phase("early-checks-wait"):
             early_results = {check_id: _check_result(future) for check_id, future in early.items()}
         facts = evaluator.make_facts()
+        run.watch_local_stores = facts.request.local_stores
         if facts.applies():
             facts.start_evaluator(background.submit)
         with run.phase("steps"):

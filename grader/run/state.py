@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader.evidence.local_store import LocalStores
 from grader.labs.loading import LoadedLab
 from grader.labs.manifest import SubmissionManifest
 from grader.models import Attempt, CheckResult, ServiceResult, StepResult, SubmissionInfo
@@ -65,6 +66,8 @@ class RunState:
     checks: dict[str, CheckResult] = field(default_factory=dict)  # in the order they were graded
     candidate_env: dict[str, str] = field(default_factory=dict)  # e.g. PYTHONPATH of installed requirements
     dependencies: Any = None  # grader.run.dependencies.DependencyOutcome
+    watch_local_stores: bool = False  # read MLflow stores the steps leave in the work area (a check asks for them)
+    local_stores: LocalStores = field(default_factory=LocalStores)  # what the steps left there, newest reading
     blocked_reason: str | None = None  # set when no step may run (dependencies failed with on_failure: stop)
     built_image: str | None = None  # id of the image built from the submission (lab ``build``), when it built
     error: str | None = None  # why this try ended on the grader's side (infrastructure failure, interrupt)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+from grader.evidence.local_store_reader import read_local_stores
 from grader.labs.templating import render
 from grader.models import StepResult
 from grader.models.safe_text import escape_surrogates
@@ -41,7 +42,16 @@ def run_steps(run: RunState, sandbox: Sandbox, *, after_services: bool = False) 
                            network=step.network, mounts=mounts)
             result = sandbox.run(spec).model_copy(update={"command": escape_surrogates(command)})
             _copy_artifacts(run, sandbox, step.artifacts)
+            if run.watch_local_stores:
+                _read_local_stores(run, sandbox, step.id)
         run.record_step(result)
+
+
+def _read_local_stores(run: RunState, sandbox: Sandbox, step: str) -> None:
+    """What MLflow stores the step left in the work area (``grader.evidence.local_store``), timed on its own."""
+    started = run.clock()
+    run.local_stores = run.local_stores.merged(read_local_stores(sandbox, step))
+    run.add_timing("local-stores", run.clock() - started)
 
 
 def _after_removing(artifacts: list[str], command: str) -> str:

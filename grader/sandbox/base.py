@@ -27,6 +27,9 @@ BASE_ENVIRONMENT = {
     # The MLflow client retries a server that does not answer for about four minutes by default; in a sandbox
     # nothing starts answering later, so a step fails in seconds, naming the address it tried.
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    # MLflow 3.x refuses a file store (``./mlruns``) unless this is set; code written before that logged there, and
+    # the grader reads such stores after each step (grader.evidence.local_store).
+    "MLFLOW_ALLOW_FILE_STORE": "true",
 }
 # Numeric libraries start one thread per core they see (the host's), not per core the quota allows: the
 # container's CPU limit is given to them, so they do not oversubscribe it.
@@ -65,6 +68,7 @@ class RunSpec:
     network: bool = False
     mounts: tuple[Mount, ...] = ()
     mount_work: bool = True
+    work_read_only: bool = False  # the work area mounted read-only (the grader reading what a step left there)
     egress: bool = False
     image_command: bool = False  # run the image's own ENTRYPOINT/CMD and WORKDIR (an image built from a submission)
     aliases: tuple[str, ...] = ()  # more names a service answers to on the run network, besides ``name``

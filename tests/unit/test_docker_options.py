@@ -120,3 +120,9 @@ def test_numeric_libraries_get_the_containers_cpu_limit_as_their_thread_count():
     own = RunSpec(name="train", command="x", image="i", limits=Limits(cpus=2), env={"OMP_NUM_THREADS": "4"})
     assert {two[v] for v in THREAD_VARIABLES} == {"2"} and {half[v] for v in THREAD_VARIABLES} == {"1"}
     assert own.environment()["OMP_NUM_THREADS"] == "4"  # a lab's own setting wins
+
+
+def test_the_work_area_is_mounted_read_only_for_a_reader_of_what_a_step_left():
+    [work] = options(work_read_only=True)["mounts"]
+    assert (work["Target"], work["Source"], work["ReadOnly"]) == ("/work", "grader-r1-work", True)
+    assert options()["mounts"][0]["ReadOnly"] is False

@@ -49,7 +49,7 @@ def container_options(
     limits, fsize = spec.limits, parse_memory(spec.limits.fsize)
     mounts = [DockerMount(m.target, str(m.source), type="bind", read_only=m.read_only) for m in spec.mounts]
     if spec.mount_work and volume:
-        mounts.insert(0, DockerMount(WORK_DIR, volume, type="volume", read_only=False))
+        mounts.insert(0, DockerMount(WORK_DIR, volume, type="volume", read_only=spec.work_read_only))
     log = LogConfig(type="json-file", config={"max-size": ENGINE_LOG_MAX_SIZE, "max-file": "1"})
     options: dict[str, Any] = {
         "image": spec.image,
