@@ -38,7 +38,8 @@ def test_faked_test_results_are_not_scored_as_passed(case: str, tmp_path: Path, 
     evidence = check["evidence"]
     if attack.honest_tests:
         assert (result.code, check["status"], report["score"]) == (0, "pass", 3)
-        assert evidence["outcome_hooks"] == ["tests/conftest.py:4 implements pytest_collection_modifyitems (hook)"]
+        hooks = [hook for hook in evidence["outcome_hooks"] if "conftest" in hook]  # not the image's plug-ins
+        assert hooks == ["tests/conftest.py:4 implements pytest_collection_modifyitems (hook)"]
         return
     assert (result.code, check["status"], report["score"]) == (1, "fail", 0), result.stderr
     if check["message"].startswith("test results were altered"):
