@@ -173,6 +173,9 @@ def _judged(params: Params, run: WitnessedRun, exit_code: int | None, evidence: 
     counts = run.counts
     output = evidence["output_tail"]
     broken = run.failed + run.errors
+    if exit_code == 1 and not run.collected and not run.finished:  # pytest never started (e.g. not installed)
+        cause = explain_failure(output) or "no cause in its output"
+        return CheckOutcome.failed(f"pytest did not run: {cause}", **evidence)
     if exit_code not in (0, 1) and not (exit_code == 5 and params.min_passed == 0):
         return CheckOutcome.failed(f"{_interpreted(exit_code, output)} ({counts})", **evidence)
     first = f"; first failure: {run.failures[0]['test']}" if run.failures else ""

@@ -95,3 +95,19 @@ def test_the_witness_runs_its_own_source_with_the_arguments_given():
     words = shlex.split(command)
     assert words[:2] == ["python", "-c"] and WITNESS_MARKER in words[2]
     assert words[3:] == ["tests", "-q", "--junitxml=.grader-junit-1.xml"]
+
+
+def test_a_suite_whose_pytest_never_started_says_why(tmp_path):
+    from grader.models import StepResult
+    from tests.unit.check_contract import make_context, run_check
+
+    def run(name, command, env):
+        output = "Traceback (most recent call last):\nModuleNotFoundError: No module named 'pytest'\n"
+        witness = WITNESS_MARKER + json.dumps({"exit_code": 1, "collected": 0, "passed": 0, "failed": 0,
+                                               "errors": 0, "skipped": 0, "finished": False})
+        return StepResult(id=name, command=command, exit_code=1, duration_s=1, stdout=witness + "\n", stderr=output)
+
+    ctx = make_context(tmp_path, {"tests/test_x.py": ""}, run_in_sandbox=run, copy_from_sandbox=lambda p, d: None)
+    outcome = run_check("pytest", {"path": "tests"}, ctx)
+    assert outcome.status.value == "fail"
+    assert outcome.message.startswith("pytest did not run: ") and "pytest" in outcome.message[20:]
