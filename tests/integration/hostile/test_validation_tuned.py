@@ -20,7 +20,8 @@ from capstone_copies import lab_with_check, patched_reference  # noqa: E402
 GAP_CHECK = {"id": "not-tuned-on-validation", "title": "The validation score holds on hidden data",
              "type": "model-quality", "points": 3, "claimed_metric": "val_accuracy", "needs": ["model-registered"]}
 HONEST_FIT = "model = build_pipeline().fit(x_train, y_train)"
-TUNED_FIT = ("model = Pipeline([('scale', StandardScaler()), ('clf', KNeighborsClassifier(n_neighbors=1))]).fit(\n"
+TUNED_FIT = ("model = Pipeline([('scale', StandardScaler()),\n"
+             "                      ('clf', KNeighborsClassifier(n_neighbors=1, algorithm='brute'))]).fit(\n"
              "            pd.concat([x_train, x_valid]), pd.concat([y_train, y_valid]))")
 SCALER_IMPORT = "from sklearn.preprocessing import StandardScaler\n"
 
@@ -43,6 +44,6 @@ def test_a_model_fitted_on_the_validation_rows_is_flagged(tmp_path: Path, docker
                                      "more than chance explains: ")
     assert re.findall(r"\d\.\d", gap["message"]) == []  # no hidden number reaches the candidate
     evidence = gap["evidence"]
-    assert evidence["claimed"] == 1.0 and evidence["gap_z"] > evidence["gap_z_limit"] == 3.0
+    assert evidence["claimed"] >= 0.99 and evidence["gap_z"] > evidence["gap_z_limit"] == 3.0
     assert evidence["validation_rows"] == 200 and evidence["rows"] == 400
     assert "more than chance explains" in (out / "report.md").read_text()
