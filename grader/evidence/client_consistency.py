@@ -1,12 +1,13 @@
 """Whether the model server answers the grader's probe as it answers another client.
 
-The probe's parity requests are resent by ``grader/probe/second_client.py`` — another container, another
-client shape (curl's headers, one connection per request) — and each pair of answers is compared: the
+The probe's parity requests are resent by ``grader/probe/second_client.py`` — two other containers at once,
+another client shape (curl's headers, one connection per request) — and each pair of answers is compared: the
 status class and the decoded prediction must agree.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from grader.evidence.answers import HttpAnswer, batch
@@ -15,6 +16,7 @@ from grader.evidence.serving import decode_prediction
 from grader.evidence.serving_observation import ServingObservation
 
 SECOND_CLIENT = "second_client"
+CONTAINERS = 2
 
 
 @dataclass(frozen=True)
@@ -55,13 +57,15 @@ class ClientConsistency:
 
 
 def observe_second_client(data: RunData, serving: ServingObservation, rows: int) -> ClientConsistency:
-    """Resend the first ``rows`` parity requests from the second client and pair the answers."""
+    """Resend the first ``rows`` parity requests from the second client and pair the answers. Two such
+    containers run at once: the engine may give one the address the probe's container had, never both."""
     count = min(rows, len(serving.parity), len(serving.bodies))
     if count == 0:
         return ClientConsistency(())
     plan = {"url": serving.predict_url, "bodies": list(serving.bodies[:count]), "timeout": 10}
-    answers = batch(data.run_probe(SECOND_CLIENT, plan, [], None)[-1])
-    pairs = tuple(AnswerPair(row=i + 1, probe=serving.parity[i],
-                             other=answers[i] if i < len(answers) else HttpAnswer(status=None, error="no answer"))
-                  for i in range(count))
-    return ClientConsistency(pairs)
+    with ThreadPoolExecutor(max_workers=CONTAINERS) as pool:
+        runs = list(pool.map(lambda _: batch(data.run_probe(SECOND_CLIENT, plan, [], None)[-1]), range(CONTAINERS)))
+    missing = HttpAnswer(status=None, error="no answer")
+    return ClientConsistency(tuple(AnswerPair(row=i + 1, probe=serving.parity[i],
+                                              other=answers[i] if i < len(answers) else missing)
+                                   for answers in runs for i in range(count)))

@@ -51,15 +51,15 @@ def test_the_same_answers_for_both_clients_pass_and_only_the_asked_rows_are_rese
                                                                                       raw("ok")])
     outcome = run_check("client-consistency", {"requests": 3}, make_context(tmp_path, facts=facts))
     assert outcome.status.value == "pass"
-    assert outcome.message == "the same 3 answers for the probe and another client"
-    assert facts.plans == [{"url": URL, "bodies": list(BODIES[:3]), "timeout": 10}]
+    assert outcome.message == "the same 6 answers for the probe and another client"  # from two containers
+    assert facts.plans == [{"url": URL, "bodies": list(BODIES[:3]), "timeout": 10}] * 2
 
 
 def test_a_server_that_answers_the_probe_differently_fails_with_the_row(tmp_path):
     facts = TwoClients([answer("ok"), answer("fault")], [raw("ok"), raw("ok")])
     outcome = run_check("client-consistency", {"requests": 2}, make_context(tmp_path, facts=facts))
     assert outcome.status.value == "fail"
-    assert outcome.message == ("the server answered the grader's probe differently from another client on 1 of 2 "
+    assert outcome.message == ("the server answered the grader's probe differently from another client on 2 of 4 "
                                "requests (row 2: the probe got 200 'fault', the other client 200 'ok'): answer "
                                "every client alike")
 

@@ -1,8 +1,9 @@
 """A server that answers the grader correctly and every other client wrongly fails ``client-consistency``.
 
 The hostile server remembers the address of its first ``/predict`` caller — the grader's probe — and gives
-every other address a wrong prediction: the probe's own parity check is fooled, the second client (another
-container, curl's shape) is not. One real grading of the mlops-capstone reference with that ``app.py``.
+every other address a wrong prediction: the probe's own parity check is fooled, the second client (other
+containers, curl's shape; two at once, since the engine may hand the probe's address to the next container)
+is not. One real grading of the mlops-capstone reference with that ``app.py``.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def test_a_server_that_answers_only_the_probe_correctly_fails(tmp_path: Path, do
     consistency = checks["same-answers-for-everyone"]
     assert consistency["status"] == "fail", (consistency, result.stderr)
     assert consistency["message"].startswith("the server answered the grader's probe differently from another "
-                                             "client on 5 of 5 requests (row 1: the probe got 200 '")
+                                             "client on ")
     assert "the other client 200 'not-" in consistency["message"]
     fooled = [c for c in report["checks"] if c["type"] == "http" and c["status"] == "pass"]
     assert fooled, "the probe's own checks were expected to be fooled by this server"

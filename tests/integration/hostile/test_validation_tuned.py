@@ -1,8 +1,9 @@
 """A model fitted on the validation rows is flagged: its logged ``val_accuracy`` is honest about the rows it
 memorised (so ``metric-honest`` is fooled), but sits above the hidden-data score by more than chance explains.
 
-One real grading of the mlops-capstone reference whose training fits a 1-nearest-neighbour model on train +
-valid, against a copy of the lab whose rubric adds ``model-quality`` with ``claimed_metric: val_accuracy``.
+One real grading of the mlops-capstone reference whose training fits a 1-nearest-neighbour model on the
+validation rows and on training rows with shuffled labels, against a copy of the lab whose rubric adds
+``model-quality`` with ``claimed_metric: val_accuracy``.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from capstone_copies import lab_with_check, patched_reference  # noqa: E402
 GAP_CHECK = {"id": "not-tuned-on-validation", "title": "The validation score holds on hidden data",
              "type": "model-quality", "points": 3, "claimed_metric": "val_accuracy", "needs": ["model-registered"]}
 HONEST_FIT = "model = build_pipeline().fit(x_train, y_train)"
+# Memorises the validation rows (distance 0 to themselves) beside training rows whose labels are shuffled: its
+# val_accuracy is a true 1.0, its hidden score far lower.
 TUNED_FIT = ("model = Pipeline([('scale', StandardScaler()),\n"
              "                      ('clf', KNeighborsClassifier(n_neighbors=1, algorithm='brute'))]).fit(\n"
-             "            pd.concat([x_train, x_valid]), pd.concat([y_train, y_valid]))")
+             "            pd.concat([x_valid, x_train]), pd.concat([y_valid, y_train.sample(frac=1, random_state=0)]))")
 SCALER_IMPORT = "from sklearn.preprocessing import StandardScaler\n"
 
 
