@@ -25,6 +25,7 @@ ENTRY_POINT_GROUP = "capstone_grader.checks"
 
 BUILTIN_CHECKS = {
     "alert-rules": "grader.checks.alert_rules_check:CHECK",
+    "client-consistency": "grader.checks.client_consistency_check:CHECK",
     "command": "grader.checks.command_check:CHECK",
     "dashboard": "grader.checks.dashboard_check:CHECK",
     "dependencies": "grader.checks.dependencies_check:CHECK",

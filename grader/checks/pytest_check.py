@@ -6,8 +6,14 @@ the host), on the submission as submitted — before the lab's steps, like a CI 
 with ``require_all_pass`` (the default), none failed or errored. Partial credit: with
 ``require_all_pass: false`` the points are shared in proportion of passed tests.
 
-The JUnit file is written to a per-run random path and cross-checked with pytest's exit code, so a
-suite that crashes or collects nothing fails with that reason.
+The outcomes are the grader's own: pytest runs under the grader's witness (``grader/probe/pytest_witness.py``),
+a plug-in registered before any of the submission's code that records each test's raw outcome through a
+channel the submission's hooks do not touch. pytest's exit status and its JUnit file (written to a per-run
+random path) are cross-checked against it: a conftest or plug-in that turns failures into passes, drops
+failing tests before they run, rewrites the exit status or writes a fake JUnit file fails the check with
+what was altered, and the hooks that can alter outcomes are named in the evidence for the reviewer. A suite
+that crashes or collects nothing fails with that reason. Where a lab needs tests it can trust beyond that,
+its own hidden tests belong in the lab (a ``command`` or ``http`` check run by the grader).
 
 Example::
 
@@ -26,6 +32,7 @@ from typing import Any
 from pydantic import Field
 
 from grader.checks.base import CheckContext, CheckParams, CheckType
+from grader.checks.pytest_witness import WitnessedRun, read_witness, tampering, witness_command
 from grader.labs.manifest import SubmissionManifest
 from grader.models import CheckOutcome
 from grader.models.causes import explain_failure
@@ -118,6 +125,18 @@ def _interpreted(exit_code: int | None, output: str) -> str:
     return f"{meaning}: {cause}" if cause else meaning
 
 
+def _junit_summary(ctx: CheckContext, report_name: str) -> JUnitSummary | None:
+    """pytest's own JUnit report, only to cross-check the witness: None when absent or unreadable."""
+    copied = ctx.copy_from_sandbox(report_name, ctx.scratch_dir)
+    junit_path = Path(copied) / report_name if copied and Path(copied).is_dir() else copied
+    if junit_path is None or not Path(junit_path).is_file():
+        return None
+    try:
+        return parse_junit(Path(junit_path).read_bytes()[:MAX_JUNIT_BYTES].decode("utf-8", "replace"))
+    except ET.ParseError:
+        return None
+
+
 def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
     report_name = f".grader-junit-{secrets.token_hex(8)}.xml"
     manifest_command = ctx.manifest.tests.command if ctx.manifest is not None else None
@@ -125,39 +144,47 @@ def evaluate(params: Params, ctx: CheckContext) -> CheckOutcome:
     if absent:
         return CheckOutcome.failed(absent, path=params.path)
     arguments, note = pytest_arguments(params, manifest_command)
-    command = f"python -m pytest {arguments} -p no:cacheprovider --junitxml={report_name}"
-    result = ctx.run_in_sandbox("pytest", command, {})
-    evidence: dict[str, Any] = {"command": command, "exit_code": result.exit_code,
+    arguments = f"{arguments} -p no:cacheprovider --junitxml={report_name}"
+    result = ctx.run_in_sandbox("pytest", witness_command(arguments), {})
+    evidence: dict[str, Any] = {"command": f"python -m pytest {arguments}", "exit_code": result.exit_code,
                                 "output_tail": (result.stdout + result.stderr)[-3000:]}
     if note:
         evidence["note"] = note
     if result.timed_out:
         return CheckOutcome.failed(f"the test suite {result.failure_reason}", **evidence)
-    copied = ctx.copy_from_sandbox(report_name, ctx.scratch_dir)
-    junit_path = Path(copied) / report_name if copied and Path(copied).is_dir() else copied
-    if junit_path is None or not Path(junit_path).is_file():
-        why = _interpreted(result.exit_code, result.stdout + result.stderr)
-        return CheckOutcome.failed(f"pytest produced no results: {why}", **evidence)
-    try:
-        summary = parse_junit(Path(junit_path).read_bytes()[:MAX_JUNIT_BYTES].decode("utf-8", "replace"))
-    except ET.ParseError as exc:
-        return CheckOutcome.failed(f"pytest's JUnit report is unreadable: {exc}", **evidence)
-    evidence.update(tests=summary.tests, passed=summary.passed, failed=summary.failed, errors=summary.errors,
-                    skipped=summary.skipped, failures=summary.failures)
-    counts = f"{summary.passed} passed, {summary.failed} failed, {summary.errors} errors, {summary.skipped} skipped"
-    broken = summary.failed + summary.errors
-    if broken and result.exit_code == 0:
-        return CheckOutcome.failed(f"pytest exited 0 but its report lists failures ({counts})", **evidence)
-    if result.exit_code not in (0, 1) and not (result.exit_code == 5 and params.min_passed == 0):
-        why = _interpreted(result.exit_code, result.stdout + result.stderr)
-        return CheckOutcome.failed(f"{why} ({counts})", **evidence)
-    first = f"; first failure: {summary.failures[0]['test']}" if summary.failures else ""
-    if summary.passed < params.min_passed:
+    reading = read_witness(result.stdout)
+    if reading.run is None:
+        return CheckOutcome.failed(f"test results not accepted: {reading.problem}", **evidence)
+    run = reading.run
+    junit = _junit_summary(ctx, report_name)
+    evidence.update(tests=run.passed + run.failed + run.errors + run.skipped, passed=run.passed, failed=run.failed,
+                    errors=run.errors, skipped=run.skipped, failures=list(run.failures), collected=run.collected,
+                    junit_passed=junit.passed if junit else None,
+                    outcome_hooks=[hook.describe() for hook in run.hooks])
+    altered = tampering(run, result.exit_code, junit.passed if junit else None)
+    if altered:
+        evidence["tampering"] = altered
+        return CheckOutcome.failed(f"test results were altered: {altered[0]} (the grader observed {run.counts})",
+                                   **evidence)
+    return _judged(params, run, result.exit_code, evidence)
+
+
+def _judged(params: Params, run: WitnessedRun, exit_code: int | None, evidence: dict[str, Any]) -> CheckOutcome:
+    counts = run.counts
+    output = evidence["output_tail"]
+    broken = run.failed + run.errors
+    if exit_code == 1 and not run.collected and not run.finished:  # pytest never started (e.g. not installed)
+        cause = explain_failure(output) or "no cause in its output"
+        return CheckOutcome.failed(f"pytest did not run: {cause}", **evidence)
+    if exit_code not in (0, 1) and not (exit_code == 5 and params.min_passed == 0):
+        return CheckOutcome.failed(f"{_interpreted(exit_code, output)} ({counts})", **evidence)
+    first = f"; first failure: {run.failures[0]['test']}" if run.failures else ""
+    if run.passed < params.min_passed:
         return CheckOutcome.failed(f"{counts}; at least {params.min_passed} passing tests needed{first}", **evidence)
     if params.require_all_pass and broken:
         return CheckOutcome.failed(f"{counts}{first}", **evidence)
     if broken:
-        return CheckOutcome.partial(summary.passed / max(1, summary.passed + broken), counts, **evidence)
+        return CheckOutcome.partial(run.passed / max(1, run.passed + broken), counts, **evidence)
     return CheckOutcome.passed(counts, **evidence)
 
 

@@ -26,7 +26,8 @@ _TEMPLATE_KEY = re.compile(r"\{\{\s*([a-z_]+(?:\.[a-z_]+)*)\s*\}\}")
 # Manifest sections each built-in check type reads (beside the templates of lab.yaml). A new check type that
 # reads the manifest adds its line here; tests/unit/test_guide.py names any registered type missing from it.
 MANIFEST_SECTIONS_BY_CHECK_TYPE: dict[str, tuple[str, ...]] = {
-    "alert-rules": ("monitoring", "metrics"), "ci": (), "command": (), "dashboard": ("monitoring", "metrics"),
+    "alert-rules": ("monitoring", "metrics"), "ci": (), "client-consistency": ("serve",), "command": (),
+    "dashboard": ("monitoring", "metrics"),
     "dependencies": (), "dockerfile": ("deploy", "serve"), "dockerfile-found": ("deploy",), "drift": ("drift", "serve"),
     "file": (), "http": ("serve", "model"), "kubernetes": ("deploy",), "lint": (), "manual": (), "mlflow": ("model",),
     "model-quality": ("model",), "problem-statement": (), "prometheus": ("metrics", "serve"),

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from grader.checks.pytest_check import parse_junit
 from grader.models import StepResult
 from tests.unit.check_contract import make_context, run_check
+from tests.unit.fakes.sandbox import witness_output
 
 JUNIT_ONE_FAILED = ('<testsuite><testcase classname="tests.test_api" name="test_predict"><failure message="boom"/>'
                     '</testcase></testsuite>')
@@ -18,7 +20,11 @@ def pytest_run(exit_code: int, output: str = "", junit: str | None = None):
 
     def run(name: str, command: str, env) -> StepResult:
         written["report"] = command.rsplit("--junitxml=", 1)[1]
-        return StepResult(id=name, command=command, exit_code=exit_code, duration_s=1, stdout=output)
+        seen = parse_junit(junit) if junit else None
+        failures = [{"test": f["test"], "kind": "failed", "message": f["message"]}
+                    for f in (seen.failures if seen else [])]
+        witness = witness_output(seen.passed if seen else 0, seen.failed if seen else 0, exit_code, failures=failures)
+        return StepResult(id=name, command=command, exit_code=exit_code, duration_s=1, stdout=output + witness)
 
     def copy(path: str, dest: Path) -> Path | None:
         if junit is None:

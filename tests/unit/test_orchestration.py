@@ -33,6 +33,7 @@ from fakes import (  # noqa: E402
     grade_unit_lab,
     passing_script,
     statuses,
+    witness_output,
     write_lab,
     written_report,
 )
@@ -116,7 +117,7 @@ def test_early_checks_run_while_the_services_before_the_steps_start(grade):
     script = passing_script()
 
     def pytest_waits_for_the_tracker(spec: RunSpec):
-        return exited(spec, 0 if calls.wait_for("start tracker") else 1)
+        return exited(spec, 0, stdout=witness_output(passed=2)) if calls.wait_for("start tracker") else 1
 
     def tracker_waits_for_pytest(spec: RunSpec):
         return exited(spec, 0 if calls.wait_for("run pytest") else 1)
@@ -138,7 +139,8 @@ def test_the_submissions_manifest_reaches_the_checks_and_the_report(grade):
     engine = FakeEngine(passing_script())
     report = grade(engine=engine, manifest="tests:\n  command: pytest tests/unit -q\n").report
     pytest_run = next(spec for spec in engine.sandboxes[0].specs if spec.name == "pytest")
-    assert pytest_run.command.startswith("python -m pytest tests/unit -q ")
+    assert pytest_run.command.startswith("python -c ")  # the grader's witness, given the manifest's arguments
+    assert " tests/unit -q -p no:cacheprovider --junitxml=.grader-junit-" in pytest_run.command
     assert report.manifest == {"path": "capstone.yaml", "error": None}
 
 

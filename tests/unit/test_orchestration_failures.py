@@ -30,6 +30,7 @@ from fakes import (  # noqa: E402
     grade_unit_lab,
     passing_script,
     statuses,
+    witness_output,
     written_report,
 )
 
@@ -143,7 +144,7 @@ def test_work_still_running_at_teardown_is_torn_down_again_once_it_ended(grade):
 
     def pytest_outlives_teardown(spec: RunSpec):
         calls.wait_for("close")
-        return exited(spec, 0)
+        return exited(spec, 0, stdout=witness_output(passed=2))
 
     def interrupt_once_pytest_runs(spec: RunSpec):
         calls.wait_for("run pytest")

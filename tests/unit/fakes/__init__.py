@@ -9,7 +9,8 @@ uses only check types that need no run evidence (file, regex, command, pytest).
 from .engine import FakeEngine
 from .grading import RUN_ID, RecordingObserver, grade_unit_lab, statuses, written_report
 from .lab import CHECKS, STEPS, passing_script, write_lab
-from .sandbox import CallLog, Reply, Script, ScriptedSandbox, exited
+from .sandbox import CallLog, Reply, Script, ScriptedSandbox, exited, witness_output
 
 __all__ = ["CHECKS", "RUN_ID", "STEPS", "CallLog", "FakeEngine", "RecordingObserver", "Reply", "Script",
-           "ScriptedSandbox", "exited", "grade_unit_lab", "passing_script", "statuses", "write_lab", "written_report"]
+           "ScriptedSandbox", "exited", "grade_unit_lab", "passing_script", "statuses", "witness_output", "write_lab",
+           "written_report"]

@@ -8,7 +8,7 @@ from pathlib import Path
 from grader.models import StepResult
 from grader.sandbox import RunSpec
 
-from .sandbox import Reply, Script, exited
+from .sandbox import Reply, Script, exited, witness_output
 
 LAB_YAML = """\
 id: unit-lab
@@ -75,5 +75,8 @@ def passing_script(**replies: Reply) -> Script:
     def train(spec: RunSpec) -> StepResult:
         return exited(spec, 0, stdout="accuracy 0.93\n")
 
-    return Script(replies={"train": train, **replies},
+    def tests_pass(spec: RunSpec) -> StepResult:
+        return exited(spec, 0, stdout=witness_output(passed=2))
+
+    return Script(replies={"train": train, "pytest": tests_pass, **replies},
                   files={"artifacts/model.bin": b"model", ".grader-junit-*.xml": JUNIT_PASSED})

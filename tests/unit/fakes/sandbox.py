@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -52,6 +53,15 @@ class Script:
     replies: Mapping[str, Reply] = field(default_factory=dict)  # container name (step id, client-<service>, ...)
     files: Mapping[str, bytes] = field(default_factory=dict)  # glob of a work-area path → content copy_out finds
     close_error: BaseException | None = None  # what teardown raises
+
+
+def witness_output(passed: int = 0, failed: int = 0, exit_code: int = 0, **fields: object) -> str:
+    """The line the grader's pytest witness prints (grader/probe/pytest_witness.py) for a run with these counts."""
+    from grader.probe.pytest_witness import WITNESS_MARKER
+
+    line = {"exit_code": exit_code, "collected": passed + failed, "passed": passed, "failed": failed, "errors": 0,
+            "skipped": 0, "finished": True, **fields}
+    return WITNESS_MARKER + json.dumps(line) + "\n"
 
 
 def exited(spec: RunSpec, exit_code: int = 0, stdout: str = "", stderr: str = "", duration_s: float = 1.0,
