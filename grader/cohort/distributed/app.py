@@ -7,7 +7,8 @@ worker's death lose nothing.
   nothing else);
 - the Redis transport's ``visibility_timeout``: how long an unacknowledged message waits before Redis hands it
   to another worker. A live worker whose grading outlasts it gets a duplicate delivery; the store's attempt
-  claim (``SqlJobQueue.claim_attempt``) makes that harmless, so it can be short.
+  claim (``SqlJobQueue.claim_attempt``) makes that harmless, so it can be short. Every worker scans for overdue
+  messages every few seconds (kombu's default scan is every 100 s).
 
 Tasks carry only names (batch, candidate); what to grade and where reports go is read from the store.
 """
@@ -32,7 +33,13 @@ def make_app(broker_url: str, visibility_timeout_s: float = VISIBILITY_TIMEOUT_S
         task_serializer="json",
         accept_content=["json"],
         task_default_queue=QUEUE_NAME,
-        broker_transport_options={"visibility_timeout": visibility_timeout_s},
+        broker_transport_options={
+            "visibility_timeout": visibility_timeout_s,
+            # kombu scans for overdue messages every interval x throttle seconds (100 s by default): every few
+            # seconds instead, so a dead worker's job is delivered again soon after its visibility timeout
+            "unacked_restore_interval": max(1.0, min(10.0, visibility_timeout_s / 4)),
+            "unacked_restore_throttle": 1,
+        },
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         worker_cancel_long_running_tasks_on_connection_loss=False,
