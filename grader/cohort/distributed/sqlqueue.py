@@ -9,7 +9,7 @@ Same tables and states as ``SqliteJobQueue`` plus what several machines need:
   is left to its worker, anything else starts a new attempt with a fresh run id;
 - ``finish_attempt``: the report, the job's end and its history entry written in one transaction, and only by
   the attempt that is still current. ``cohort_reports`` has the primary key (batch, candidate, attempt): the
-  database itself refuses a second report for one attempt.
+  database itself refuses a second report for one attempt (``tables``).
 """
 
 from __future__ import annotations
@@ -22,98 +22,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import (
-    Column,
-    Connection,
-    Float,
-    Integer,
-    MetaData,
-    PrimaryKeyConstraint,
-    String,
-    Table,
-    Text,
-    create_engine,
-    event,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Connection, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from grader.cohort.distributed.tables import BATCHES, HISTORY, JOBS, METADATA, REPORTS
 from grader.cohort.jobs import FINISHED, Batch, HistoryEntry, Job, JobInput, JobState, owner_is_gone
 from grader.errors import BadInputError, InfrastructureError
 
 LEASE_S = 60.0  # a running job whose worker has not been heard of for this long is taken over
 ClaimKind = Literal["grade", "finished", "busy", "gave_up", "unknown"]
 
-_META = MetaData()
-BATCHES = Table(
-    "cohort_batches",
-    _META,
-    Column("batch_id", String(200), primary_key=True),
-    Column("lab", Text, nullable=False),
-    Column("created_at", String(40), nullable=False),
-    Column("settings", Text, nullable=False),
-)
-JOBS = Table(
-    "cohort_jobs",
-    _META,
-    Column("batch_id", String(200), nullable=False),
-    Column("candidate", String(400), nullable=False),
-    Column("source", Text, nullable=False),
-    Column("ref", Text),
-    Column("state", String(16), nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("run_id", String(64)),
-    Column("owner", Text),
-    Column("phase", Text),
-    Column("error", Text),
-    Column("report_dir", Text),
-    Column("updated_at", String(40), nullable=False),
-    Column("position", Integer, nullable=False),
-    Column("heartbeat_at", Float),
-    PrimaryKeyConstraint("batch_id", "candidate"),
-)
-HISTORY = Table(
-    "cohort_history",
-    _META,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("batch_id", String(200), nullable=False),
-    Column("candidate", String(400), nullable=False),
-    Column("run_id", String(64)),
-    Column("state", String(16), nullable=False),
-    Column("error", Text),
-    Column("report_dir", Text),
-    Column("finished_at", String(40), nullable=False),
-)
-REPORTS = Table(
-    "cohort_reports",
-    _META,
-    Column("batch_id", String(200), nullable=False),
-    Column("candidate", String(400), nullable=False),
-    Column("attempt", Integer, nullable=False),
-    Column("run_id", String(64), nullable=False, unique=True),
-    Column("state", String(16), nullable=False),
-    Column("report", Text),
-    Column("finished_at", String(40), nullable=False),
-    PrimaryKeyConstraint("batch_id", "candidate", "attempt"),
-)
-_JOB_FIELDS = (
-    "batch_id",
-    "candidate",
-    "source",
-    "ref",
-    "state",
-    "attempts",
-    "run_id",
-    "owner",
-    "phase",
-    "error",
-    "report_dir",
-    "updated_at",
-)
+_JOB_FIELDS = ("batch_id", "candidate", "source", "ref", "state", "attempts", "run_id", "owner", "phase", "error",
+               "report_dir", "updated_at")
 
 
 @dataclass(frozen=True)
@@ -134,10 +55,8 @@ def open_store_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise BadInputError(
-            f"--store {url!r} is not a database URL (e.g. postgresql+psycopg://user@host/db or "
-            f"sqlite:///path.db): {exc}"
-        ) from None
+        raise BadInputError(f"--store {url!r} is not a database URL (e.g. postgresql+psycopg://user@host/db or "
+                            f"sqlite:///path.db): {exc}") from None
     try:
         engine = create_engine(parsed, pool_pre_ping=True)
     except (ArgumentError, ImportError) as exc:
@@ -164,7 +83,7 @@ class SqlJobQueue:
         self.path = self.engine.url.render_as_string(hide_password=True)
         self.lease_s = lease_s
         try:
-            _META.create_all(self.engine)
+            METADATA.create_all(self.engine)
         except SQLAlchemyError as exc:
             raise InfrastructureError(f"cannot open the job store {self.path}: {exc}") from exc
 
@@ -189,11 +108,8 @@ class SqlJobQueue:
         """The batch ``batch_id``, created with ``lab`` and ``settings`` unless it exists (then it is kept)."""
         with self._write() as db:
             if db.execute(select(BATCHES.c.batch_id).where(BATCHES.c.batch_id == batch_id)).first() is None:
-                db.execute(
-                    insert(BATCHES).values(
-                        batch_id=batch_id, lab=lab, created_at=_now(), settings=json.dumps(settings, sort_keys=True)
-                    )
-                )
+                db.execute(insert(BATCHES).values(batch_id=batch_id, lab=lab, created_at=_now(),
+                                                  settings=json.dumps(settings, sort_keys=True)))
         found = self.batch(batch_id)
         assert found is not None
         return found
@@ -216,87 +132,51 @@ class SqlJobQueue:
         """Add jobs for candidates the batch does not have yet (as ``SqliteJobQueue.enqueue``)."""
         notes: list[str] = []
         with self._write() as db:
-            position = db.execute(
-                select(func.coalesce(func.max(JOBS.c.position), 0)).where(JOBS.c.batch_id == batch_id)
-            ).scalar_one()
+            position = db.execute(select(func.coalesce(func.max(JOBS.c.position), 0))
+                                  .where(JOBS.c.batch_id == batch_id)).scalar_one()
             for item in inputs:
                 row = self._locked_job(db, batch_id, item.candidate)
                 state, error = ("error", item.problem) if item.problem else ("queued", None)
                 if row is None:
                     position += 1
-                    db.execute(
-                        insert(JOBS).values(
-                            batch_id=batch_id,
-                            candidate=item.candidate,
-                            source=item.source,
-                            ref=item.ref,
-                            state=state,
-                            error=error,
-                            attempts=0,
-                            updated_at=_now(),
-                            position=position,
-                        )
-                    )
+                    db.execute(insert(JOBS).values(batch_id=batch_id, candidate=item.candidate, source=item.source,
+                                                   ref=item.ref, state=state, error=error, attempts=0,
+                                                   updated_at=_now(), position=position))
                     if item.problem:
                         _record(db, batch_id, item.candidate, None, "error", item.problem, None)
                 elif row["run_id"] is None and row["state"] != "running":
-                    db.execute(
-                        _job_update(batch_id, item.candidate).values(
-                            source=item.source, ref=item.ref, state=state, error=error, updated_at=_now()
-                        )
-                    )
+                    db.execute(_job_update(batch_id, item.candidate).values(
+                        source=item.source, ref=item.ref, state=state, error=error, updated_at=_now()))
                 elif (row["source"], row["ref"]) != (item.source, item.ref):
-                    notes.append(
-                        f"{item.candidate}: the input changed since it was graded; "
-                        f"`grader regrade {batch_id} --candidate {item.candidate}` grades the new one"
-                    )
+                    notes.append(f"{item.candidate}: the input changed since it was graded; "
+                                 f"`grader regrade {batch_id} --candidate {item.candidate}` grades the new one")
         return notes
 
     def claim(self, batch_id: str, owner: str, run_id: str) -> Job | None:
         """Take the next queued job of the batch (local worker threads); None when nothing is queued."""
         with self._write() as db:
-            query = (
-                select(JOBS.c.candidate)
-                .where(JOBS.c.batch_id == batch_id, JOBS.c.state == "queued")
-                .order_by(JOBS.c.position)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            )
+            query = (select(JOBS.c.candidate).where(JOBS.c.batch_id == batch_id, JOBS.c.state == "queued")
+                     .order_by(JOBS.c.position).limit(1).with_for_update(skip_locked=True))
             candidate = db.execute(query).scalar()
             if candidate is None:
                 return None
-            db.execute(
-                _job_update(batch_id, candidate).values(
-                    state="running",
-                    attempts=JOBS.c.attempts + 1,
-                    run_id=run_id,
-                    owner=owner,
-                    phase="queued",
-                    error=None,
-                    updated_at=_now(),
-                    heartbeat_at=time.time(),
-                )
-            )
+            db.execute(_job_update(batch_id, candidate).values(
+                state="running", attempts=JOBS.c.attempts + 1, run_id=run_id, owner=owner, phase="queued",
+                error=None, updated_at=_now(), heartbeat_at=time.time()))
         return self._job(batch_id, candidate)
 
     def set_phase(self, batch_id: str, candidate: str, phase: str) -> None:
         """Record the phase a running job is in; it also renews the job's lease."""
         with self._write() as db:
-            db.execute(
-                _job_update(batch_id, candidate)
-                .where(JOBS.c.state == "running")
-                .values(phase=phase, updated_at=_now(), heartbeat_at=time.time())
-            )
+            db.execute(_job_update(batch_id, candidate).where(JOBS.c.state == "running").values(
+                phase=phase, updated_at=_now(), heartbeat_at=time.time()))
 
     def finish(self, batch_id: str, candidate: str, state: JobState, error: str | None, report_dir: str | None) -> None:
         """End a job as ``graded`` or ``error`` and add the try (its current run id) to its history."""
         with self._write() as db:
             row = self._locked_job(db, batch_id, candidate)
-            db.execute(
-                _job_update(batch_id, candidate).values(
-                    state=state, error=error, report_dir=report_dir, owner=None, phase=None, updated_at=_now()
-                )
-            )
+            db.execute(_job_update(batch_id, candidate).values(state=state, error=error, report_dir=report_dir,
+                                                                owner=None, phase=None, updated_at=_now()))
             _record(db, batch_id, candidate, row["run_id"], state, error, report_dir)
 
     def requeue(self, batch_id: str, candidates: Sequence[str]) -> int:
@@ -304,23 +184,15 @@ class SqlJobQueue:
         count = 0
         with self._write() as db:
             for candidate in candidates:
-                count += db.execute(
-                    _job_update(batch_id, candidate)
-                    .where(JOBS.c.state.in_(FINISHED))
-                    .values(state="queued", attempts=0, error=None, updated_at=_now())
-                ).rowcount
+                count += db.execute(_job_update(batch_id, candidate).where(JOBS.c.state.in_(FINISHED)).values(
+                    state="queued", attempts=0, error=None, updated_at=_now())).rowcount
         return count
 
     def abandoned(self, batch_id: str) -> list[Job]:
         """Running jobs whose worker is gone: its process ended (on this host) or its lease ran out (any host)."""
         with self._write() as db:
-            rows = (
-                db.execute(
-                    select(JOBS).where(JOBS.c.batch_id == batch_id, JOBS.c.state == "running").order_by(JOBS.c.position)
-                )
-                .mappings()
-                .all()
-            )
+            rows = db.execute(select(JOBS).where(JOBS.c.batch_id == batch_id, JOBS.c.state == "running")
+                              .order_by(JOBS.c.position)).mappings().all()
         return [_job(row) for row in rows if owner_is_gone(row["owner"]) or self._lease_ran_out(row)]
 
     def release(self, batch_id: str, candidate: str, max_attempts: int) -> JobState:
@@ -330,9 +202,8 @@ class SqlJobQueue:
             if row["attempts"] >= max_attempts:
                 _give_up(db, row)
                 return "error"
-            db.execute(
-                _job_update(batch_id, candidate).values(state="queued", owner=None, phase=None, updated_at=_now())
-            )
+            db.execute(_job_update(batch_id, candidate).values(state="queued", owner=None, phase=None,
+                                                                updated_at=_now()))
         return "queued"
 
     def jobs(self, batch_id: str) -> list[Job]:
@@ -345,17 +216,9 @@ class SqlJobQueue:
         """Every finished try of the batch's jobs, oldest first."""
         with self._write() as db:
             rows = db.execute(select(HISTORY).where(HISTORY.c.batch_id == batch_id).order_by(HISTORY.c.id))
-            return [
-                HistoryEntry(
-                    candidate=row["candidate"],
-                    run_id=row["run_id"],
-                    state=row["state"],
-                    error=row["error"],
-                    report_dir=row["report_dir"],
-                    finished_at=row["finished_at"],
-                )
-                for row in rows.mappings()
-            ]
+            return [HistoryEntry(candidate=row["candidate"], run_id=row["run_id"], state=row["state"],
+                                 error=row["error"], report_dir=row["report_dir"], finished_at=row["finished_at"])
+                    for row in rows.mappings()]
 
     def _job(self, batch_id: str, candidate: str) -> Job:
         with self._write() as db:
@@ -378,75 +241,38 @@ class SqlJobQueue:
             if row["attempts"] >= max_attempts:
                 _give_up(db, row)
                 return Claim("gave_up", _job(row))
-            db.execute(
-                _job_update(batch_id, candidate).values(
-                    state="running",
-                    attempts=row["attempts"] + 1,
-                    run_id=run_id,
-                    owner=owner,
-                    phase="queued",
-                    error=None,
-                    updated_at=_now(),
-                    heartbeat_at=time.time(),
-                )
-            )
+            db.execute(_job_update(batch_id, candidate).values(
+                state="running", attempts=row["attempts"] + 1, run_id=run_id, owner=owner, phase="queued",
+                error=None, updated_at=_now(), heartbeat_at=time.time()))
         return Claim("grade", self._job(batch_id, candidate))
 
     def heartbeat(self, batch_id: str, candidate: str, run_id: str) -> bool:
         """Renew the lease of this attempt; False when the job is no longer this attempt's."""
         with self._write() as db:
-            return (
-                db.execute(
-                    _job_update(batch_id, candidate)
-                    .where(JOBS.c.state == "running", JOBS.c.run_id == run_id)
-                    .values(heartbeat_at=time.time())
-                ).rowcount
-                == 1
-            )
+            return db.execute(_job_update(batch_id, candidate).where(
+                JOBS.c.state == "running", JOBS.c.run_id == run_id).values(heartbeat_at=time.time())).rowcount == 1
 
-    def finish_attempt(
-        self,
-        batch_id: str,
-        candidate: str,
-        run_id: str,
-        state: JobState,
-        error: str | None,
-        report_dir: str | None,
-        report_json: str | None,
-    ) -> bool:
+    def finish_attempt(self, batch_id: str, candidate: str, run_id: str, state: JobState, error: str | None,
+                       report_dir: str | None, report_json: str | None) -> bool:
         """Store this attempt's report and end the job, in one transaction, if the attempt is still the job's
         current one; returns False (nothing written) for a superseded attempt."""
         with self._write() as db:
             row = self._locked_job(db, batch_id, candidate)
             if row is None or row["state"] != "running" or row["run_id"] != run_id:
                 return False
-            db.execute(
-                insert(REPORTS).values(
-                    batch_id=batch_id,
-                    candidate=candidate,
-                    attempt=row["attempts"],
-                    run_id=run_id,
-                    state=state,
-                    report=report_json,
-                    finished_at=_now(),
-                )
-            )
-            db.execute(
-                _job_update(batch_id, candidate).values(
-                    state=state, error=error, report_dir=report_dir, owner=None, phase=None, updated_at=_now()
-                )
-            )
+            db.execute(insert(REPORTS).values(batch_id=batch_id, candidate=candidate, attempt=row["attempts"],
+                                              run_id=run_id, state=state, report=report_json, finished_at=_now()))
+            db.execute(_job_update(batch_id, candidate).values(state=state, error=error, report_dir=report_dir,
+                                                                owner=None, phase=None, updated_at=_now()))
             _record(db, batch_id, candidate, run_id, state, error, report_dir)
         return True
 
     def reports(self, batch_id: str) -> list[tuple[str, int, str, str | None]]:
         """Every stored report of the batch: candidate, attempt, run id and the report's JSON."""
         with self._write() as db:
-            rows = db.execute(
-                select(REPORTS.c.candidate, REPORTS.c.attempt, REPORTS.c.run_id, REPORTS.c.report)
-                .where(REPORTS.c.batch_id == batch_id)
-                .order_by(REPORTS.c.candidate, REPORTS.c.attempt)
-            )
+            rows = db.execute(select(REPORTS.c.candidate, REPORTS.c.attempt, REPORTS.c.run_id, REPORTS.c.report)
+                              .where(REPORTS.c.batch_id == batch_id)
+                              .order_by(REPORTS.c.candidate, REPORTS.c.attempt))
             return [(row[0], row[1], row[2], row[3]) for row in rows]
 
 
@@ -460,31 +286,12 @@ def _job(row: Any) -> Job:
 
 def _give_up(db: Connection, row: Any) -> None:
     error = f"the grader stopped {row['attempts']} times while grading this submission; not tried again"
-    db.execute(
-        _job_update(row["batch_id"], row["candidate"]).values(
-            state="error", error=error, owner=None, phase=None, updated_at=_now()
-        )
-    )
+    db.execute(_job_update(row["batch_id"], row["candidate"]).values(state="error", error=error, owner=None,
+                                                                      phase=None, updated_at=_now()))
     _record(db, row["batch_id"], row["candidate"], row["run_id"], "error", error, None)
 
 
-def _record(
-    db: Connection,
-    batch_id: str,
-    candidate: str,
-    run_id: str | None,
-    state: str,
-    error: str | None,
-    report_dir: str | None,
-) -> None:
-    db.execute(
-        insert(HISTORY).values(
-            batch_id=batch_id,
-            candidate=candidate,
-            run_id=run_id,
-            state=state,
-            error=error,
-            report_dir=report_dir,
-            finished_at=_now(),
-        )
-    )
+def _record(db: Connection, batch_id: str, candidate: str, run_id: str | None, state: str, error: str | None,
+            report_dir: str | None) -> None:
+    db.execute(insert(HISTORY).values(batch_id=batch_id, candidate=candidate, run_id=run_id, state=state,
+                                      error=error, report_dir=report_dir, finished_at=_now()))
