@@ -12,7 +12,7 @@ from rich.console import Console
 
 from grader.cli.console import EXIT_INTERRUPTED, terminal_safe
 from grader.cli.engine import add_engine_options
-from grader.cli.worker import add_broker_option, add_store_option, open_queue
+from grader.cli.worker import add_broker_option, add_store_option, open_queue, report_lookup
 from grader.paths import ProjectPaths
 
 if TYPE_CHECKING:
@@ -117,7 +117,6 @@ def cmd_regrade(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> 
     from grader.cohort.batch import select_for_regrade
     from grader.errors import BadInputError
     from grader.labs.loading import load_lab
-    from grader.results.store import ResultStore
 
     _check_workers(args)
     queue = open_queue(args, paths)
@@ -128,7 +127,7 @@ def cmd_regrade(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> 
             if version != args.lab_version:
                 raise BadInputError(f"lab {batch.lab} on disk is version {version}, not {args.lab_version}: "
                                     "regrading would not use the lab version you asked for")
-        with ResultStore(paths.results_db) as store:
+        with report_lookup(queue, paths) as store:
             candidates = select_for_regrade(queue, store, batch.batch_id, errored=args.errored,
                                             candidate=args.candidate, lab_version=args.lab_version)
         count = queue.requeue(batch.batch_id, candidates)
@@ -143,7 +142,6 @@ def cmd_export(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> i
     from grader.cohort.collect import cohort_entries
     from grader.errors import BadInputError
     from grader.results.export import export
-    from grader.results.store import ResultStore
 
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     unknown = [f for f in formats if f not in EXPORT_FORMATS]
@@ -153,7 +151,7 @@ def cmd_export(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> i
     queue = open_queue(args, paths)
     try:
         batch = _existing_batch(queue, args.batch_id)
-        with ResultStore(paths.results_db) as store:
+        with report_lookup(queue, paths) as store:
             entries = cohort_entries(queue, store, batch.batch_id)
     finally:
         queue.close()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +17,7 @@ from grader.cli.engine import add_engine_options
 from grader.paths import ProjectPaths
 
 if TYPE_CHECKING:
-    from grader.cohort.jobs import Job, JobQueue
+    from grader.cohort.jobs import Job, JobQueue, ReportLookup
 
 
 def add_store_option(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +52,19 @@ def open_queue(args: argparse.Namespace, paths: ProjectPaths) -> JobQueue:
 
         return SqlJobQueue(store)
     return SqliteJobQueue(paths.results_db)
+
+
+@contextmanager
+def report_lookup(queue: JobQueue, paths: ProjectPaths) -> Iterator[ReportLookup]:
+    """Where the reports of the queue's batches are: the shared store's own table, or the local results store."""
+    from grader.cohort.distributed.sqlqueue import SqlJobQueue, SqlReports
+    from grader.results.store import ResultStore
+
+    if isinstance(queue, SqlJobQueue):
+        yield SqlReports(queue)
+        return
+    with ResultStore(paths.results_db) as store:
+        yield store
 
 
 def add_commands(commands: argparse._SubParsersAction, parser_class: type[argparse.ArgumentParser]) -> None:

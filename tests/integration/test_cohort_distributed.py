@@ -5,6 +5,7 @@ left on the engine or the broker."""
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import signal
@@ -113,6 +114,9 @@ def test_a_worker_killed_mid_grading_loses_nothing_and_each_job_is_graded_once(d
         reports = rows(store, f"SELECT candidate, COUNT(*) FROM cohort_reports WHERE batch_id = '{BATCH}'"
                               " GROUP BY candidate ORDER BY candidate")
         killed_reports = rows(store, f"SELECT attempt, run_id FROM cohort_reports WHERE candidate = '{killed_job}'")
+        export = subprocess.run([sys.executable, "-m", "grader.cli", "export", BATCH, "--store", store, "--format",
+                                 "csv", "--out", str(tmp_path / "grades")], cwd=PATHS.root, capture_output=True,
+                                text=True, timeout=120, env={**os.environ, "GRADER_DB": str(home / "none.sqlite3")})
         queue_left = redis.Redis.from_url(broker).llen(QUEUE_NAME)
         unacked_left = redis.Redis.from_url(broker).hlen("unacked")
 
@@ -127,3 +131,10 @@ def test_a_worker_killed_mid_grading_loses_nothing_and_each_job_is_graded_once(d
     assert "another one grades it again" in stderr
     assert objects_of(docker_client, victim.pid) == [] and objects_of(docker_client, survivor.pid) == []
     assert (queue_left, unacked_left) == (0, 0)
+    # the grades come from the reports in PostgreSQL, not from a worker's local store
+    assert export.returncode == 0, export.stderr
+    with (tmp_path / "grades" / "gradebook.csv").open(encoding="utf-8-sig", newline="") as handle:
+        gradebook = {row["candidate"]: row for row in csv.DictReader(handle)}
+    assert sorted(gradebook) == ["alice", "bob", "carol", "dave"]
+    assert all(row["score"] not in ("", None) for row in gradebook.values()), gradebook
+    assert float(gradebook["alice"]["score"]) > float(gradebook["dave"]["score"])

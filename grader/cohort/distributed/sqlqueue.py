@@ -24,11 +24,12 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, ProgrammingError, SQLAlchemyError
 
 from grader.cohort.distributed.tables import BATCHES, HISTORY, JOBS, METADATA, REPORTS
 from grader.cohort.jobs import FINISHED, Batch, HistoryEntry, Job, JobInput, JobState, owner_is_gone
 from grader.errors import BadInputError, InfrastructureError
+from grader.models import Report
 
 LEASE_S = 60.0  # a running job whose worker has not been heard of for this long is taken over
 ClaimKind = Literal["grade", "finished", "busy", "gave_up", "unknown"]
@@ -58,7 +59,8 @@ def open_store_engine(url: str) -> Engine:
         raise BadInputError(f"--store {url!r} is not a database URL (e.g. postgresql+psycopg://user@host/db or "
                             f"sqlite:///path.db): {exc}") from None
     try:
-        engine = create_engine(parsed, pool_pre_ping=True)
+        connect_args = {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
+        engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
     except (ArgumentError, ImportError) as exc:
         raise BadInputError(f"--store {parsed.render_as_string(hide_password=True)}: {exc}") from None
     if parsed.get_backend_name() == "sqlite":
@@ -82,10 +84,15 @@ class SqlJobQueue:
         self.engine = open_store_engine(url)
         self.path = self.engine.url.render_as_string(hide_password=True)
         self.lease_s = lease_s
-        try:
-            METADATA.create_all(self.engine)
-        except SQLAlchemyError as exc:
-            raise InfrastructureError(f"cannot open the job store {self.path}: {exc}") from exc
+        for attempt in range(3):
+            try:
+                METADATA.create_all(self.engine)
+                break
+            except (IntegrityError, ProgrammingError):  # another worker created the tables at the same moment
+                if attempt == 2:
+                    raise
+            except SQLAlchemyError as exc:
+                raise InfrastructureError(f"cannot open the job store {self.path}: {exc}") from exc
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -267,6 +274,12 @@ class SqlJobQueue:
             _record(db, batch_id, candidate, run_id, state, error, report_dir)
         return True
 
+    def report(self, run_id: str) -> Report | None:
+        """The report an attempt stored, by its run id."""
+        with self._write() as db:
+            text = db.execute(select(REPORTS.c.report).where(REPORTS.c.run_id == run_id)).scalar()
+        return Report.model_validate_json(text) if text else None
+
     def reports(self, batch_id: str) -> list[tuple[str, int, str, str | None]]:
         """Every stored report of the batch: candidate, attempt, run id and the report's JSON."""
         with self._write() as db:
@@ -295,3 +308,13 @@ def _record(db: Connection, batch_id: str, candidate: str, run_id: str | None, s
             report_dir: str | None) -> None:
     db.execute(insert(HISTORY).values(batch_id=batch_id, candidate=candidate, run_id=run_id, state=state,
                                       error=error, report_dir=report_dir, finished_at=_now()))
+
+
+class SqlReports:
+    """The reports of a SQL job store, read like the local results store (``ReportLookup``)."""
+
+    def __init__(self, queue: SqlJobQueue) -> None:
+        self.queue = queue
+
+    def get(self, run_id: str) -> Report | None:
+        return self.queue.report(run_id)

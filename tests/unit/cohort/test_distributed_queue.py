@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from real_services import postgres_server
 
-from grader.cohort.distributed.sqlqueue import SqlJobQueue
+from grader.cohort.distributed.sqlqueue import SqlJobQueue, SqlReports
 from grader.cohort.jobs import JobInput
 from grader.errors import BadInputError
 
@@ -164,3 +164,20 @@ def test_a_store_url_that_is_not_one_is_refused_clearly() -> None:
         SqlJobQueue("not a url")
     with pytest.raises(BadInputError, match="--store"):
         SqlJobQueue("nosuchdb+driver://host/db")
+
+
+
+def test_the_exports_read_each_job_s_report_from_the_shared_store(queue: SqlJobQueue) -> None:
+    from cohort.test_exports import check, report
+
+    from grader.cohort.collect import cohort_entries
+    from grader.models import Status
+
+    queue.claim_attempt(BATCH, "alice", "host:1:1", "run-a", max_attempts=3)
+    reports = SqlReports(queue)
+    assert reports.get("run-a") is None  # not finished: no report yet
+    graded = report("run-a", check("readme", Status.passed, 2))
+    queue.finish_attempt(BATCH, "alice", "run-a", "graded", None, "/out/alice/run-a", graded.model_dump_json())
+    assert reports.get("run-a") == graded
+    entries = {entry.candidate: entry for entry in cohort_entries(queue, reports, BATCH)}
+    assert entries["alice"].report == graded and entries["bob"].report is None and entries["eve"].state == "error"
