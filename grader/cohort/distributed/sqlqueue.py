@@ -147,7 +147,7 @@ class SqlJobQueue:
                 if row is None:
                     position += 1
                     db.execute(insert(JOBS).values(batch_id=batch_id, candidate=item.candidate, source=item.source,
-                                                   ref=item.ref, state=state, error=error, attempts=0,
+                                                   ref=item.ref, state=state, error=error, attempts=0, attempt_no=0,
                                                    updated_at=_now(), position=position))
                     if item.problem:
                         _record(db, batch_id, item.candidate, None, "error", item.problem, None)
@@ -168,7 +168,8 @@ class SqlJobQueue:
             if candidate is None:
                 return None
             db.execute(_job_update(batch_id, candidate).values(
-                state="running", attempts=JOBS.c.attempts + 1, run_id=run_id, owner=owner, phase="queued",
+                state="running", attempts=JOBS.c.attempts + 1, attempt_no=JOBS.c.attempt_no + 1, run_id=run_id,
+                owner=owner, phase="queued",
                 error=None, updated_at=_now(), heartbeat_at=time.time()))
         return self._job(batch_id, candidate)
 
@@ -249,7 +250,8 @@ class SqlJobQueue:
                 _give_up(db, row)
                 return Claim("gave_up", _job(row))
             db.execute(_job_update(batch_id, candidate).values(
-                state="running", attempts=row["attempts"] + 1, run_id=run_id, owner=owner, phase="queued",
+                state="running", attempts=row["attempts"] + 1, attempt_no=row["attempt_no"] + 1, run_id=run_id,
+                owner=owner, phase="queued",
                 error=None, updated_at=_now(), heartbeat_at=time.time()))
         return Claim("grade", self._job(batch_id, candidate))
 
@@ -267,7 +269,7 @@ class SqlJobQueue:
             row = self._locked_job(db, batch_id, candidate)
             if row is None or row["state"] != "running" or row["run_id"] != run_id:
                 return False
-            db.execute(insert(REPORTS).values(batch_id=batch_id, candidate=candidate, attempt=row["attempts"],
+            db.execute(insert(REPORTS).values(batch_id=batch_id, candidate=candidate, attempt=row["attempt_no"],
                                               run_id=run_id, state=state, report=report_json, finished_at=_now()))
             db.execute(_job_update(batch_id, candidate).values(state=state, error=error, report_dir=report_dir,
                                                                 owner=None, phase=None, updated_at=_now()))

@@ -22,7 +22,8 @@ JOBS = Table(
     Column("source", Text, nullable=False),
     Column("ref", Text),
     Column("state", String(16), nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
+    Column("attempts", Integer, nullable=False, default=0),  # claims since queued (a regrade starts again at 0)
+    Column("attempt_no", Integer, nullable=False, default=0),  # the current attempt's number, never reset
     Column("run_id", String(64)),
     Column("owner", Text),
     Column("phase", Text),

@@ -181,3 +181,14 @@ def test_the_exports_read_each_job_s_report_from_the_shared_store(queue: SqlJobQ
     assert reports.get("run-a") == graded
     entries = {entry.candidate: entry for entry in cohort_entries(queue, reports, BATCH)}
     assert entries["alice"].report == graded and entries["bob"].report is None and entries["eve"].state == "error"
+
+
+def test_a_regrade_is_a_new_attempt_with_its_own_report_and_the_old_one_is_kept(queue: SqlJobQueue) -> None:
+    queue.claim_attempt(BATCH, "alice", "host:1:1", "run-a", max_attempts=3)
+    assert queue.finish_attempt(BATCH, "alice", "run-a", "graded", None, "/out/a", "{}")
+    assert queue.requeue(BATCH, ["alice"]) == 1
+    regrade = queue.claim_attempt(BATCH, "alice", "host:1:1", "run-b", max_attempts=3)
+    assert regrade.kind == "grade" and regrade.job is not None and regrade.job.attempts == 1  # claims start again
+    assert queue.finish_attempt(BATCH, "alice", "run-b", "graded", None, "/out/b", "{}")
+    assert [(c, attempt, run) for c, attempt, run, _ in queue.reports(BATCH)] == [("alice", 1, "run-a"),
+                                                                                ("alice", 2, "run-b")]

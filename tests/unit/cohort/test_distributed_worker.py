@@ -4,6 +4,7 @@ messages of the distributed options."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,33 @@ def test_a_store_that_cannot_be_reached_is_an_infrastructure_error(results_db: P
     lab, reference = write_lab(tmp_path / "lab")
     code = main(["batch", str(lab), str(reference), "--store", f"sqlite:///{tmp_path}/missing/dir/store.db"])
     assert code == 3 and "cannot open the job store" in capsys.readouterr().err
+
+
+def test_following_a_batch_reports_a_takeover_and_ends_when_every_job_finished(context: WorkerContext) -> None:
+    import io
+    import threading
+
+    from grader.cohort.distributed.dispatch import follow
+    from grader.cohort.progress import PlainProgress
+
+    queue, stream = context.queue, io.StringIO()
+    queue.claim_attempt(BATCH, "alice", "elsewhere:1:1", "run-1", max_attempts=3)
+    expired = SqlJobQueue(str(queue.engine.url), lease_s=-1.0)
+
+    def workers() -> None:  # a worker dies, another takes the job over; then both jobs finish
+        time.sleep(0.3)
+        expired.claim_attempt(BATCH, "alice", "elsewhere:2:2", "run-2", max_attempts=3)
+        time.sleep(0.3)
+        expired.finish_attempt(BATCH, "alice", "run-2", "graded", None, None, None)
+        expired.claim_attempt(BATCH, "bob", "elsewhere:2:2", "run-3", max_attempts=3)
+        expired.finish_attempt(BATCH, "bob", "run-3", "error", "infrastructure error: engine lost", None, None)
+
+    thread = threading.Thread(target=workers)
+    thread.start()
+    jobs = follow(queue, BATCH, PlainProgress(2, 0, 1, stream), poll_s=0.05)
+    thread.join()
+    expired.close()
+    assert [(job.candidate, job.state) for job in jobs] == [("alice", "graded"), ("bob", "error")]
+    shown = stream.getvalue()
+    assert "alice: its worker stopped; another one grades it again" in shown
+    assert "engine lost" in shown
