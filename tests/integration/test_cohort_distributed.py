@@ -1,7 +1,7 @@
 """`grader batch --broker` on real servers: a Redis broker, the job store on PostgreSQL (both started on loopback
 by the test) and two real `grader worker` processes. One worker is SIGKILLed mid-grading: the batch completes,
 every job has exactly one report in PostgreSQL, the killed job was taken over by the other worker, and nothing is
-left on the engine or the broker."""
+left on the engine or the broker; a regrade through the broker adds one report; the export reads PostgreSQL."""
 
 from __future__ import annotations
 
@@ -101,6 +101,10 @@ def test_a_worker_killed_mid_grading_loses_nothing_and_each_job_is_graded_once(d
 
             _, stderr = dispatcher.communicate(timeout=600)
             assert dispatcher.returncode == 0, stderr  # all four graded (dave fails checks, not the grading)
+            regrade = subprocess.run([sys.executable, "-m", "grader.cli", "regrade", BATCH, "--candidate", "bob",
+                                      "--broker", broker, "--store", store], cwd=PATHS.root, capture_output=True,
+                                     text=True, timeout=300, env={**os.environ, "GRADER_DB": str(home / "r.sqlite3")})
+            assert regrade.returncode == 0, regrade.stderr
         finally:
             survivor.send_signal(signal.SIGTERM)
             survivor.wait(timeout=120)
@@ -113,6 +117,7 @@ def test_a_worker_killed_mid_grading_loses_nothing_and_each_job_is_graded_once(d
                            " ORDER BY candidate")
         reports = rows(store, f"SELECT candidate, COUNT(*) FROM cohort_reports WHERE batch_id = '{BATCH}'"
                               " GROUP BY candidate ORDER BY candidate")
+        rows_bob = rows(store, "SELECT attempt FROM cohort_reports WHERE candidate = 'bob' ORDER BY attempt")
         killed_reports = rows(store, f"SELECT attempt, run_id FROM cohort_reports WHERE candidate = '{killed_job}'")
         export = subprocess.run([sys.executable, "-m", "grader.cli", "export", BATCH, "--store", store, "--format",
                                  "csv", "--out", str(tmp_path / "grades")], cwd=PATHS.root, capture_output=True,
@@ -121,7 +126,9 @@ def test_a_worker_killed_mid_grading_loses_nothing_and_each_job_is_graded_once(d
         unacked_left = redis.Redis.from_url(broker).hlen("unacked")
 
     print(stderr)
-    assert reports == [("alice", 1), ("bob", 1), ("carol", 1), ("dave", 1)], (jobs, stderr, survivor_log)
+    # one report per job, and bob's regrade as its own attempt beside the first
+    assert reports == [("alice", 1), ("bob", 2), ("carol", 1), ("dave", 1)], (jobs, stderr, survivor_log)
+    assert rows_bob == [(1,), (2,)]
     states = {candidate: state for candidate, state, _ in jobs}
     assert set(states.values()) <= {"graded", "error"} and "running" not in states.values()
     attempts = {candidate: count for candidate, _, count in jobs}
