@@ -34,12 +34,13 @@ class WorkerContext:
     paths: ProjectPaths
     make_engine: Callable[[], Engine]
     out_dir: Path | None = None  # else the batch's own folder (shared storage, or the same path on every host)
-    _engine: Engine | None = field(default=None, repr=False)
+    _local: threading.local = field(default_factory=threading.local, repr=False)
 
     def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = self.make_engine()
-        return self._engine
+        """This thread's engine (one per grading thread, as in a local batch)."""
+        if getattr(self._local, "engine", None) is None:
+            self._local.engine = self.make_engine()
+        return self._local.engine  # type: ignore[no-any-return]
 
 
 def grade_delivered(context: WorkerContext, batch_id: str, candidate: str) -> ClaimKind:
