@@ -19,6 +19,7 @@ $(BIN)/grader: pyproject.toml
 
 setup: $(BIN)/grader engine tools ## install the grader in .venv and make sure a Docker engine runs
 	bash scripts/ensure-browser.sh  # chromium for the browser tests of grader serve
+	bash scripts/ensure-services.sh  # redis-server and PostgreSQL for the distributed cohort tests
 
 engine: ## start a Docker engine if none answers (installs docker.io on Debian as root)
 	bash scripts/ensure-docker.sh

@@ -20,7 +20,7 @@ from types import FrameType
 from rich.console import Console
 
 from grader import __version__
-from grader.cli import batch, check, engine, grade, labs, results, serve
+from grader.cli import batch, check, engine, grade, labs, results, serve, worker
 from grader.cli.console import EXIT_BAD_INPUT, EXIT_INFRASTRUCTURE, EXIT_INTERRUPTED, terminal_safe
 from grader.errors import BadInputError, GraderError
 from grader.paths import ProjectPaths, project_paths
@@ -35,7 +35,7 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{self.prog}: {message} (see --help)")
 
 
-COMMAND_GROUPS = (grade, check, labs, engine, results, batch, serve)
+COMMAND_GROUPS = (grade, check, labs, engine, results, batch, worker, serve)
 COMMANDS: dict[str, Callable[[argparse.Namespace, ProjectPaths, Console], int]] = {
     name: command for group in COMMAND_GROUPS for name, command in group.COMMANDS.items()
 }

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from grader.cli.console import EXIT_INTERRUPTED, terminal_safe
 from grader.cli.engine import add_engine_options
+from grader.cli.worker import add_broker_option, add_store_option, open_queue, report_lookup
 from grader.paths import ProjectPaths
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ def add_commands(commands: argparse._SubParsersAction, parser_class: type[argpar
     batch.add_argument("--batch", dest="batch_id", help="name of the batch (default: derived from the lab, the "
                        "inputs and the deadline, so the same command resumes the same batch)")
     batch.add_argument("--out", type=Path, help="folder for the reports (default: grader-reports/batches/BATCH)")
+    add_broker_option(batch)
+    add_store_option(batch)
     add_engine_options(batch)
 
     regrade = commands.add_parser("regrade", help="grade a batch's submissions again (earlier reports are kept)")
@@ -50,6 +53,8 @@ def add_commands(commands: argparse._SubParsersAction, parser_class: type[argpar
     which.add_argument("--lab-version", help="the jobs graded with another lab version than V (the lab on disk "
                        "must be version V)")
     regrade.add_argument("--workers", type=int, help="submissions graded at once (default: as for batch)")
+    add_broker_option(regrade)
+    add_store_option(regrade)
     add_engine_options(regrade)
 
     export = commands.add_parser("export", help="write a batch's grades: CSV gradebook, Gradescope, JUnit, HTML")
@@ -57,13 +62,13 @@ def add_commands(commands: argparse._SubParsersAction, parser_class: type[argpar
     export.add_argument("--format", default="csv,gradescope,junit,html",
                         help=f"comma-separated, from {', '.join(EXPORT_FORMATS)} (default: all)")
     export.add_argument("--out", type=Path, help="folder to write into (default: the batch's report folder)")
+    add_store_option(export)
 
 
 def cmd_batch(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> int:
     from grader.cohort.batch import batch_id_for, default_out_dir
     from grader.cohort.deadline import parse_deadline
     from grader.cohort.inputs import read_folder, read_paths, read_roster
-    from grader.cohort.queue import SqliteJobQueue
     from grader.errors import BadInputError
     from grader.labs.loading import load_lab
 
@@ -83,7 +88,7 @@ def cmd_batch(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> in
     else:
         raise BadInputError("nothing to grade: give a submissions folder, paths, or --roster roster.csv")
     batch_id = args.batch_id or batch_id_for(lab.lab.id, where, args.deadline)
-    queue = SqliteJobQueue(paths.results_db)
+    queue = open_queue(args, paths)
     try:
         existing = queue.batch(batch_id)
         if existing is not None and existing.lab != args.lab:
@@ -110,13 +115,11 @@ def _is_submissions_folder(path: Path) -> bool:
 
 def cmd_regrade(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> int:
     from grader.cohort.batch import select_for_regrade
-    from grader.cohort.queue import SqliteJobQueue
     from grader.errors import BadInputError
     from grader.labs.loading import load_lab
-    from grader.results.store import ResultStore
 
     _check_workers(args)
-    queue = SqliteJobQueue(paths.results_db)
+    queue = open_queue(args, paths)
     try:
         batch = _existing_batch(queue, args.batch_id)
         if args.lab_version is not None:
@@ -124,7 +127,7 @@ def cmd_regrade(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> 
             if version != args.lab_version:
                 raise BadInputError(f"lab {batch.lab} on disk is version {version}, not {args.lab_version}: "
                                     "regrading would not use the lab version you asked for")
-        with ResultStore(paths.results_db) as store:
+        with report_lookup(queue, paths) as store:
             candidates = select_for_regrade(queue, store, batch.batch_id, errored=args.errored,
                                             candidate=args.candidate, lab_version=args.lab_version)
         count = queue.requeue(batch.batch_id, candidates)
@@ -137,20 +140,18 @@ def cmd_regrade(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> 
 
 def cmd_export(args: argparse.Namespace, paths: ProjectPaths, err: Console) -> int:
     from grader.cohort.collect import cohort_entries
-    from grader.cohort.queue import SqliteJobQueue
     from grader.errors import BadInputError
     from grader.results.export import export
-    from grader.results.store import ResultStore
 
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     unknown = [f for f in formats if f not in EXPORT_FORMATS]
     if unknown or not formats:
         raise BadInputError(f"unknown export format {', '.join(unknown) or '(none)'}: choose from "
                             f"{', '.join(EXPORT_FORMATS)}")
-    queue = SqliteJobQueue(paths.results_db)
+    queue = open_queue(args, paths)
     try:
         batch = _existing_batch(queue, args.batch_id)
-        with ResultStore(paths.results_db) as store:
+        with report_lookup(queue, paths) as store:
             entries = cohort_entries(queue, store, batch.batch_id)
     finally:
         queue.close()
@@ -191,6 +192,11 @@ def _grade(queue: JobQueue, batch_id: str, paths: ProjectPaths, args: argparse.N
     from grader.sandbox import make_engine
 
     batch = _existing_batch(queue, batch_id)
+    if getattr(args, "broker", None):
+        from grader.cli.worker import grade_on_workers
+
+        final_jobs = grade_on_workers(queue, batch_id, args, err)
+        return EXIT_INTERRUPTED if final_jobs is None else _summarise(final_jobs, batch_id, err)
     lab = load_lab(batch.lab, paths)
     workers = args.workers or default_workers(lab)
     run = BatchRun(batch_id=batch_id, lab=batch.lab, out_dir=Path(batch.settings["out"]), paths=paths,

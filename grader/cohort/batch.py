@@ -8,11 +8,11 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from grader.cohort.jobs import ReportLookup
 from grader.cohort.progress import BatchProgress
 from grader.cohort.queue import Job, JobQueue
 from grader.cohort.runner import BatchRun, recover_abandoned, run_workers
 from grader.errors import BadInputError
-from grader.results.store import ResultStore
 
 
 def batch_id_for(lab_id: str, where: Sequence[str], deadline: str | None) -> str:
@@ -32,7 +32,7 @@ def grade_batch(queue: JobQueue, run: BatchRun, workers: int, progress: BatchPro
     return queue.jobs(run.batch_id)
 
 
-def select_for_regrade(queue: JobQueue, store: ResultStore, batch_id: str, *, errored: bool = False,
+def select_for_regrade(queue: JobQueue, store: ReportLookup, batch_id: str, *, errored: bool = False,
                        candidate: str | None = None, lab_version: str | None = None) -> list[str]:
     """The candidates a regrade grades again: all finished jobs, or only errored ones, one candidate, or those
     whose newest report was made with a lab version other than ``lab_version``."""
@@ -50,7 +50,7 @@ def select_for_regrade(queue: JobQueue, store: ResultStore, batch_id: str, *, er
     return [job.candidate for job in jobs]
 
 
-def _graded_version(store: ResultStore, job: Job) -> str | None:
+def _graded_version(store: ReportLookup, job: Job) -> str | None:
     report = store.get(job.run_id) if job.run_id else None
     return report.lab.get("version") if report else None
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from grader.cohort.jobs import ReportLookup
 from grader.cohort.queue import JobQueue
 from grader.results.export.entries import CohortEntry, safe_stem
-from grader.results.store import ResultStore
 
 
-def cohort_entries(queue: JobQueue, store: ResultStore, batch_id: str) -> list[CohortEntry]:
+def cohort_entries(queue: JobQueue, store: ReportLookup, batch_id: str) -> list[CohortEntry]:
     """One entry per candidate, in roster order. A candidate whose newest grading has not finished (queued
     again for a regrade) is shown with its previous report, the newest that exists."""
     newest: dict[str, tuple[str | None, str | None]] = {}

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
+from grader.models import Report
+
 JobState = Literal["queued", "running", "graded", "error"]
 FINISHED: tuple[JobState, ...] = ("graded", "error")
 
@@ -67,8 +69,10 @@ class Batch:
 class JobQueue(Protocol):
     """What the batch runner needs from a queue backend."""
 
-    path: Path  # where it lives, for messages
+    @property
+    def path(self) -> Path | str: ...  # where it lives, for messages (a file, or a database URL without password)
 
+    def close(self) -> None: ...
     def create_batch(self, batch_id: str, lab: str, settings: dict[str, str]) -> Batch: ...
     def batch(self, batch_id: str) -> Batch | None: ...
     def batches(self) -> list[Batch]: ...
@@ -82,6 +86,12 @@ class JobQueue(Protocol):
     def release(self, batch_id: str, candidate: str, max_attempts: int) -> JobState: ...
     def jobs(self, batch_id: str) -> list[Job]: ...
     def history(self, batch_id: str) -> list[HistoryEntry]: ...
+
+
+class ReportLookup(Protocol):
+    """Where a batch's reports are read from: the local results store, or a shared job store."""
+
+    def get(self, run_id: str) -> Report | None: ...
 
 
 def this_process() -> str:
