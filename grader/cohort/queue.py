@@ -31,7 +31,7 @@ from grader.cohort.jobs import (
     this_process,
 )
 from grader.errors import InfrastructureError
-from grader.results.store import BUSY_TIMEOUT_S, switch_to_wal
+from grader.results.sqlite_db import open_database, write_transaction
 
 __all__ = ["FINISHED", "Batch", "HistoryEntry", "Job", "JobInput", "JobQueue", "JobState", "SqliteJobQueue",
            "owner_is_gone", "this_process"]
@@ -83,13 +83,8 @@ class SqliteJobQueue:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()  # one connection shared by a batch's worker threads
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                                       check_same_thread=False)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            switch_to_wal(self._db.execute, path)
+            self._db = open_database(path, "the job queue in", shared_between_threads=True)
             with self._write() as db:
                 for statement in _SCHEMA:
                     db.execute(statement)
@@ -102,14 +97,8 @@ class SqliteJobQueue:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, write_transaction(self._db) as db:
+            yield db
 
     def _read(self, query: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
         with self._lock:

@@ -18,19 +18,15 @@ from __future__ import annotations
 
 import builtins
 import sqlite3
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from grader.errors import BadInputError, InfrastructureError
 from grader.models import Report
+from grader.results.sqlite_db import open_database, write_transaction
 
-BUSY_TIMEOUT_S = 30.0
-_FIRST_WAL_RETRY_PAUSE_S = 0.005
-_LONGEST_WAL_RETRY_PAUSE_S = 0.25
 SCHEMA_VERSION = 1
 # MIGRATIONS[n] takes a database from user_version n to n + 1. Append, never edit a shipped entry.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -94,18 +90,8 @@ class ResultStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = open_database(path, "the results store")
         try:
-            # isolation_level=None: no implicit transactions; each write opens its own, explicitly.
-            self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise InfrastructureError(f"cannot open the results store {path}: {exc}") from exc
-        try:
-            self._db.row_factory = sqlite3.Row
-            # Explicit, and before any other statement, although connect(timeout=) sets it too: nothing
-            # below may run without it.
-            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            switch_to_wal(self._db.execute, path)
             self._migrate()
         except BaseException:
             self._db.close()
@@ -158,17 +144,8 @@ class ResultStore:
     ) -> None:
         self.close()
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction. IMMEDIATE takes the write lock at BEGIN, where waiting for it is
-        covered by the busy timeout, instead of upgrading a read lock later, which can fail at once."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return write_transaction(self._db)
 
     def _migrate(self) -> None:
         # Read the version inside the write transaction so two processes opening a new database at once
@@ -185,39 +162,6 @@ class ResultStore:
                     db.execute(statement)
                 # PRAGMA takes no parameters; the value is our own integer.
                 db.execute(f"PRAGMA user_version = {step + 1}")
-
-
-def switch_to_wal(
-    execute: Callable[[str], sqlite3.Cursor],
-    path: Path,
-    *,
-    timeout_s: float = BUSY_TIMEOUT_S,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-) -> None:
-    """Put the database behind ``execute`` in WAL mode, retrying with doubling pauses while another
-    connection holds the lock, for up to ``timeout_s``; ``path`` names the database in errors."""
-    deadline = clock() + timeout_s
-    pause = _FIRST_WAL_RETRY_PAUSE_S
-    while True:
-        try:
-            mode = execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
-                raise
-            if clock() + pause > deadline:
-                raise InfrastructureError(
-                    f"the results store {path} stayed locked by another process for {timeout_s:.0f} s"
-                ) from exc
-            sleep(pause)
-            pause = min(pause * 2, _LONGEST_WAL_RETRY_PAUSE_S)
-            continue
-        if mode != "wal":
-            raise InfrastructureError(
-                f"the results store {path} cannot use WAL mode (journal mode stays {mode!r}): "
-                "put it on a local filesystem"
-            )
-        return
 
 
 def _stored_run(row: sqlite3.Row) -> StoredRun:

@@ -11,13 +11,13 @@ Like :class:`~grader.results.store.ResultStore`, a ``ReviewStore`` holds one con
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
 
 from grader.errors import InfrastructureError
-from grader.results.store import BUSY_TIMEOUT_S, switch_to_wal
+from grader.results.sqlite_db import open_database, write_transaction
 from grader.review.model import Action, Review, ReviewChange
 from grader.review.rules import ReviewRefused
 
@@ -51,15 +51,8 @@ class ReviewStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = open_database(path, "the results store")
         try:
-            self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise InfrastructureError(f"cannot open the results store {path}: {exc}") from exc
-        try:
-            self._db.row_factory = sqlite3.Row
-            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            switch_to_wal(self._db.execute, path)
             self._migrate()
         except BaseException:
             self._db.close()
@@ -104,15 +97,8 @@ class ReviewStore:
     ) -> None:
         self.close()
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return write_transaction(self._db)
 
     def _migrate(self) -> None:
         with self._write() as db:

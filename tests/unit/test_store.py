@@ -16,7 +16,8 @@ import pytest
 
 from grader.errors import BadInputError, InfrastructureError
 from grader.models import CheckResult, Report, Status, SubmissionInfo
-from grader.results.store import SCHEMA_VERSION, ResultStore, StoredRun, switch_to_wal
+from grader.results.sqlite_db import switch_to_wal
+from grader.results.store import SCHEMA_VERSION, ResultStore, StoredRun
 
 ReportFactory = Callable[..., Report]
 REPO_ROOT = Path(__file__).resolve().parents[2]
