@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from grader.errors import BadInputError, SubmissionError
-from grader.intake.git import _git_env, _run_git
+from grader.intake.git import git_env, run_git
 
 _GIT_URLS = ("https://", "http://", "ssh://", "git://", "git@", "file://")
 
@@ -43,15 +43,15 @@ def commit_at_deadline(source: str, ref: str | None, deadline: datetime) -> str:
     with tempfile.TemporaryDirectory(prefix="grader-deadline-") as scratch:
         home, bare = Path(scratch, "home"), Path(scratch, "repo.git")
         home.mkdir()
-        env = _git_env(home)
+        env = git_env(home)
         clone = ["clone", "--bare", "--no-recurse-submodules", "--quiet", "--", source, str(bare)]
-        _run_git(clone, env, f"git could not clone {source!r}")
+        run_git(clone, env, f"git could not clone {source!r}")
         git_dir = ["--git-dir", str(bare)]
-        _run_git([*git_dir, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{branch}^{{commit}}"], env,
-                 f"git ref {branch!r} is not a commit in {source!r}")
+        run_git([*git_dir, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{branch}^{{commit}}"], env,
+                f"git ref {branch!r} is not a commit in {source!r}")
         stamp = deadline.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        commit = _run_git([*git_dir, "rev-list", "-1", f"--before={stamp}", "--end-of-options", branch], env,
-                          f"git could not list the history of {branch!r} in {source!r}")
+        commit = run_git([*git_dir, "rev-list", "-1", f"--before={stamp}", "--end-of-options", branch], env,
+                         f"git could not list the history of {branch!r} in {source!r}")
     if not commit:
         raise SubmissionError(f"{source!r} has no commit on {branch!r} at or before the deadline "
                               f"{deadline.isoformat()}: nothing was submitted in time")

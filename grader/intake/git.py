@@ -37,17 +37,17 @@ def export_git(
     with tempfile.TemporaryDirectory(prefix="grader-git-") as scratch:
         home, bare = Path(scratch, "home"), Path(scratch, "repo.git")
         home.mkdir()
-        env = _git_env(home)
+        env = git_env(home)
         clone = ["clone", "--bare", "--no-recurse-submodules", "--quiet", "--", location, str(bare)]
-        _run_git(clone, env, f"git could not clone {source!r}")
+        run_git(clone, env, f"git could not clone {source!r}")
         git_dir = ["--git-dir", str(bare)]
         verify = [*git_dir, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"]
-        commit = _run_git(verify, env, f"git ref {ref!r} is not a commit in {source!r}")
-        committed_at = _run_git([*git_dir, "show", "-s", "--format=%cI", commit], env, f"git show {commit}")
+        commit = run_git(verify, env, f"git ref {ref!r} is not a commit in {source!r}")
+        committed_at = run_git([*git_dir, "show", "-s", "--format=%cI", commit], env, f"git show {commit}")
         return _archive_commit(git_dir, commit, env, dest, limits), commit, committed_at
 
 
-def _git_env(home: Path) -> dict[str, str]:
+def git_env(home: Path) -> dict[str, str]:
     """An environment where no system or user git config applies and nothing waits for a password."""
     env = {name: os.environ[name] for name in _PASSED_ENV if name in os.environ}
     env |= {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "GIT_CONFIG_NOSYSTEM": "1"}
@@ -75,7 +75,7 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def _run_git(args: list[str], env: dict[str, str], failure: str) -> str:
+def run_git(args: list[str], env: dict[str, str], failure: str) -> str:
     """Run one git command under the time limit and return its stdout; failure raises SubmissionError."""
     process = _start_git(args, env, subprocess.PIPE)
     try:
