@@ -3,9 +3,12 @@ written last), keyed by what decides an environment."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import shutil
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +18,10 @@ from grader.run.dependencies.build import BuildReport
 ENV_LAYOUT = "uv-venv-3"  # 3: the grader's site hooks (grader_mlflow_defaults) are in the environment
 ENV_CACHE = "candidate-envs"
 LOCK_FILE = "lock.json"
+# Environments are 0.3 to 2.5 GB each: without a bound the cache filled a 250 GB disk in a day of corpus gradings.
+MAX_CACHE_BYTES = int(float(os.environ.get("GRADER_ENV_CACHE_MAX_GB", "20")) * 1024**3)
+# An entry used more recently than this may be mounted by a grading that is still running: never evicted.
+MIN_IDLE_S = 2 * 3600
 
 
 def environment_key(requirements: Sequence[str], constraints: Sequence[str], python_version: str,
@@ -50,6 +57,7 @@ def read_cached(entry: Path) -> BuildReport | None:
         return None
     if not (entry / "env" / "bin").is_dir():
         return None
+    mark_used(entry)
     return BuildReport(stage="done", lock=list(data.get("lock", [])), cutoff=data.get("cutoff"),
                        cutoff_dropped=data.get("cutoff_dropped"))
 
@@ -59,3 +67,49 @@ def lock_json(report: BuildReport) -> str:
                       indent=1)
 
 
+
+
+def mark_used(entry: Path) -> None:
+    """Record that ``entry`` was just used (its lock file's modification time): eviction takes the least
+    recently used first."""
+    with contextlib.suppress(OSError):
+        os.utime(entry / LOCK_FILE)
+
+
+def evict(cache: Path, *, keep: Path, max_bytes: int = MAX_CACHE_BYTES, min_idle_s: float = MIN_IDLE_S,
+          now: float | None = None) -> list[Path]:
+    """Remove the least recently used environments until the cache holds at most ``max_bytes``; ``keep`` and
+    entries used in the last ``min_idle_s`` stay whatever the size. Returns what was removed."""
+    now = time.time() if now is None else now
+    entries = []
+    for entry in cache.iterdir() if cache.is_dir() else ():
+        if entry.name.startswith(".") or not entry.is_dir():
+            continue  # a build in progress (its scratch folder)
+        entries.append((_last_used(entry), entry, _size(entry)))
+    total = sum(size for _, _, size in entries)
+    removed = []
+    for last_used, entry, size in sorted(entries, key=lambda item: item[0]):
+        if total <= max_bytes:
+            break
+        if entry == keep or now - last_used < min_idle_s:
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        total -= size
+        removed.append(entry)
+    return removed
+
+
+def _last_used(entry: Path) -> float:
+    try:
+        return (entry / LOCK_FILE).stat().st_mtime
+    except OSError:
+        return entry.stat().st_mtime
+
+
+def _size(entry: Path) -> int:
+    total = 0
+    for folder, _dirs, files in os.walk(entry):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(folder, name)).st_blocks * 512
+    return total

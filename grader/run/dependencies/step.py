@@ -16,7 +16,15 @@ from typing import Any
 
 from grader.models import Limits
 from grader.run.dependencies.build import ENV_DIR, BuildReport, run_build, take_environment
-from grader.run.dependencies.cache import ENV_CACHE, LOCK_FILE, environment_key, lock_json, publish, read_cached
+from grader.run.dependencies.cache import (
+    ENV_CACHE,
+    LOCK_FILE,
+    environment_key,
+    evict,
+    lock_json,
+    publish,
+    read_cached,
+)
 from grader.run.dependencies.discovery import DependencySources, declared_python, discover_sources
 from grader.run.dependencies.index import IndexSettings, host_index_settings
 from grader.run.dependencies.outcome import PYTHON_VERSION, DependencyOutcome, Status
@@ -161,6 +169,7 @@ def _build(
         install_site_hooks(scratch / "env-taken")
         (scratch / LOCK_FILE).write_text(lock_json(report))
         publish(scratch, entry)
+        evict(entry.parent, keep=entry)
         return report
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
