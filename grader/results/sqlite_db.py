@@ -6,8 +6,10 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 from grader.errors import InfrastructureError
 
@@ -36,6 +38,28 @@ def open_database(path: Path, what: str, *, shared_between_threads: bool = False
         db.close()
         raise
     return db
+
+
+class SqliteFile:
+    """A store over one connection from :func:`open_database`: closing, ``with`` support and write transactions
+    shared by the results store and the reviews."""
+
+    _db: sqlite3.Connection
+
+    def close(self) -> None:
+        """Close the connection; the store cannot be used afterwards."""
+        self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return write_transaction(self._db)
 
 
 @contextmanager

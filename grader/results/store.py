@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import builtins
 import sqlite3
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from grader.errors import BadInputError, InfrastructureError
 from grader.models import Report
-from grader.results.sqlite_db import open_database, write_transaction
+from grader.results.sqlite_db import SqliteFile, open_database
 
 SCHEMA_VERSION = 1
 # MIGRATIONS[n] takes a database from user_version n to n + 1. Append, never edit a shipped entry.
@@ -85,7 +83,7 @@ class StoredRun:
     finished_at: str
 
 
-class ResultStore:
+class ResultStore(SqliteFile):
     """Graded runs in a SQLite database at ``path`` (created, with its parent directory, when missing)."""
 
     def __init__(self, path: Path) -> None:
@@ -131,21 +129,6 @@ class ResultStore:
         query = f"SELECT {_SUMMARY_COLUMNS} FROM runs {where} ORDER BY started_at DESC, rowid DESC LIMIT ?"
         rows = self._db.execute(query, [*params, limit]).fetchall()
         return [_stored_run(row) for row in rows]
-
-    def close(self) -> None:
-        """Close the connection; the store cannot be used afterwards."""
-        self._db.close()
-
-    def __enter__(self) -> ResultStore:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
-        return write_transaction(self._db)
 
     def _migrate(self) -> None:
         # Read the version inside the write transaction so two processes opening a new database at once

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from contextlib import AbstractContextManager
 from pathlib import Path
-from types import TracebackType
 
 from grader.errors import InfrastructureError
-from grader.results.sqlite_db import open_database, write_transaction
+from grader.results.sqlite_db import SqliteFile, open_database
 from grader.review.model import Action, Review, ReviewChange
 from grader.review.rules import ReviewRefused
 
@@ -46,7 +44,7 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
 _COLUMNS = "run_id, action, check_id, reviewer, at, old_points, new_points, text"
 
 
-class ReviewStore:
+class ReviewStore(SqliteFile):
     """Reviews of graded runs in the SQLite database at ``path`` (normally the results store's file)."""
 
     def __init__(self, path: Path) -> None:
@@ -85,20 +83,6 @@ class ReviewStore:
                 (change.run_id, change.action.value, change.check_id, change.reviewer, change.at,
                  change.old_points, change.new_points, change.text),
             )
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> ReviewStore:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
-        return write_transaction(self._db)
 
     def _migrate(self) -> None:
         with self._write() as db:
